@@ -9,9 +9,11 @@ pub mod name;
 pub mod offset;
 pub mod producer;
 pub mod segment;
+pub mod session;
 
 pub use epoch::Epoch;
 pub use name::{StreamName, StreamNameError};
 pub use offset::{Offset, OffsetError, ReadFrom};
 pub use producer::{ProducerHeaders, ProducerId, ProducerError};
 pub use segment::{Segment, SegmentError, SegmentRecord};
+pub use session::{SessionId, SessionIdError};

@@ -1,0 +1,106 @@
+//! The segment archive: sealed, immutable segments plus one manifest per stream incarnation.
+//!
+//! Key layout (docs/FORMATS.md): `streams/{name}/{epoch}/seg-{first:016x}.tseg` and
+//! `streams/{name}/{epoch}/manifest.json`. Segments are created with a conditional put, so a
+//! retried or concurrent seal can never overwrite or duplicate one. The conformance suite in
+//! `crate::conformance::archive` runs against every implementation.
+
+pub mod archiver;
+pub mod local;
+pub mod reader;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use tether_protocol::{Epoch, StreamName};
+
+use crate::store::StreamRecord;
+
+/// One sealed segment as listed in a manifest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SegmentEntry {
+    pub first: u64,
+    /// One past the last chunk.
+    pub end: u64,
+    pub bytes: u64,
+}
+
+/// Per-incarnation manifest (format v1): the sealed segments in order, contiguous, plus a
+/// snapshot of the stream record so the stream can be served after the hot log forgot it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub v: u8,
+    pub name: StreamName,
+    pub epoch: Epoch,
+    pub segments: Vec<SegmentEntry>,
+    pub record: StreamRecord,
+}
+
+impl Manifest {
+    pub const VERSION: u8 = 1;
+
+    /// Index one past the last archived chunk (the first archivable one if none).
+    pub fn end(&self) -> Option<u64> {
+        self.segments.last().map(|s| s.end)
+    }
+
+    /// The segment holding chunk `index`.
+    pub fn find(&self, index: u64) -> Option<&SegmentEntry> {
+        let i = self.segments.partition_point(|s| s.end <= index);
+        self.segments.get(i).filter(|s| s.first <= index)
+    }
+}
+
+pub fn segment_key(name: &StreamName, epoch: Epoch, first: u64) -> String {
+    format!("streams/{name}/{epoch}/seg-{first:016x}.tseg")
+}
+
+pub fn manifest_key(name: &StreamName, epoch: Epoch) -> String {
+    format!("streams/{name}/{epoch}/manifest.json")
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PutOutcome {
+    Created,
+    /// The key already held an object; it was left untouched.
+    Exists,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ArchiveError {
+    #[error("archive unavailable: {0}")]
+    Unavailable(String),
+    #[error("archived object {key} is corrupt: {reason}")]
+    Corrupt { key: String, reason: String },
+}
+
+/// An object store for segments and manifests.
+#[async_trait::async_trait]
+pub trait Archive: Send + Sync + 'static {
+    /// Creates `key` only if it does not exist yet.
+    async fn put_if_absent(&self, key: &str, data: Bytes) -> Result<PutOutcome, ArchiveError>;
+    /// Creates or replaces `key` atomically (readers see the old or the new object).
+    async fn put(&self, key: &str, data: Bytes) -> Result<(), ArchiveError>;
+    async fn get(&self, key: &str) -> Result<Option<Bytes>, ArchiveError>;
+    /// Removes every object under `prefix`.
+    async fn delete_prefix(&self, prefix: &str) -> Result<(), ArchiveError>;
+    /// Keys under `prefix`, sorted.
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, ArchiveError>;
+}
+
+pub async fn load_manifest(
+    archive: &dyn Archive,
+    name: &StreamName,
+    epoch: Epoch,
+) -> Result<Option<Manifest>, ArchiveError> {
+    let key = manifest_key(name, epoch);
+    match archive.get(&key).await? {
+        None => Ok(None),
+        Some(raw) => serde_json::from_slice(&raw)
+            .map(Some)
+            .map_err(|e| ArchiveError::Corrupt { key, reason: e.to_string() }),
+    }
+}
+
+pub fn incarnation_prefix(name: &StreamName, epoch: Epoch) -> String {
+    format!("streams/{name}/{epoch}/")
+}

@@ -1,0 +1,214 @@
+//! Configuration: command-line flags, `TETHER_*` environment variables and an optional TOML
+//! file, in that order of precedence, over documented defaults. Every field is documented
+//! here; the docs double as `--help`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use serde::{Deserialize, Serialize};
+
+/// Command line of `tether-state`. Every flag also reads the named environment variable.
+#[derive(Parser, Debug, Clone, Default)]
+#[command(name = "tether-state", version, about = "Tether state service: durable, offset-addressed streams")]
+pub struct Args {
+    /// TOML configuration file; flags and environment variables override its values.
+    #[arg(long, env = "TETHER_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Validate the configuration, print the effective values and exit.
+    #[arg(long)]
+    pub check_config: bool,
+    #[command(flatten)]
+    pub values: Values,
+}
+
+/// Every setting, optional at each layer; [`Config::resolve`] fills the defaults.
+#[derive(clap::Args, Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Values {
+    /// Address to serve HTTP on [default: 127.0.0.1:4437].
+    #[arg(long, env = "TETHER_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Directory for the embedded store and local archive [default: ./tether-data].
+    #[arg(long, env = "TETHER_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Log format: `text` or `json` [default: text].
+    #[arg(long, env = "TETHER_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+    /// fsync every group commit before acknowledging [default: true]. Turning it off risks
+    /// losing acknowledged appends on a crash; it exists for benchmarks.
+    #[arg(long, env = "TETHER_FSYNC")]
+    pub fsync: Option<bool>,
+    /// Largest accepted append body, in bytes (larger: 413) [default: 8388608].
+    #[arg(long, env = "TETHER_MAX_CHUNK_BYTES")]
+    pub max_chunk_bytes: Option<usize>,
+    /// Most body bytes one catch-up read returns (at least one chunk) [default: 1048576].
+    #[arg(long, env = "TETHER_READ_MAX_BYTES")]
+    pub read_max_bytes: Option<usize>,
+    /// Most streams named in one batch metadata request [default: 100].
+    #[arg(long, env = "TETHER_MAX_STREAMS_PER_REQUEST")]
+    pub max_streams_per_request: Option<usize>,
+    /// How long a long-poll waits before answering 204 [default: 15s].
+    #[arg(long, env = "TETHER_LONG_POLL_TIMEOUT", value_parser = humantime::parse_duration)]
+    #[serde(default, with = "opt_duration")]
+    pub long_poll_timeout: Option<Duration>,
+    /// How long one SSE response stays open before the server ends it (client resumes) [default: 60s].
+    #[arg(long, env = "TETHER_SSE_MAX_DURATION", value_parser = humantime::parse_duration)]
+    #[serde(default, with = "opt_duration")]
+    pub sse_max_duration: Option<Duration>,
+    /// Grace period for in-flight requests on shutdown [default: 10s].
+    #[arg(long, env = "TETHER_SHUTDOWN_GRACE", value_parser = humantime::parse_duration)]
+    #[serde(default, with = "opt_duration")]
+    pub shutdown_grace: Option<Duration>,
+    /// Seal a segment once this many chunks wait in the hot log (also the segment size) [default: 4096].
+    #[arg(long, env = "TETHER_SEAL_MAX_CHUNKS")]
+    pub seal_max_chunks: Option<u64>,
+    /// Most payload bytes in one segment [default: 8388608].
+    #[arg(long, env = "TETHER_SEAL_MAX_BYTES")]
+    pub seal_max_bytes: Option<usize>,
+    /// Seal whatever waits once a stream has been idle this long [default: 30s].
+    #[arg(long, env = "TETHER_SEAL_IDLE", value_parser = humantime::parse_duration)]
+    #[serde(default, with = "opt_duration")]
+    pub seal_idle: Option<Duration>,
+    /// Time between archiver passes [default: 1s].
+    #[arg(long, env = "TETHER_ARCHIVE_INTERVAL", value_parser = humantime::parse_duration)]
+    #[serde(default, with = "opt_duration")]
+    pub archive_interval: Option<Duration>,
+    /// Appends answer 503 while more than this many chunks wait to be archived [default: 10000000].
+    #[arg(long, env = "TETHER_HOT_MAX_CHUNKS")]
+    pub hot_max_chunks: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The effective configuration.
+#[derive(Debug, Clone, Serialize)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub log_format: LogFormat,
+    pub fsync: bool,
+    pub max_chunk_bytes: usize,
+    pub read_max_bytes: usize,
+    pub max_streams_per_request: usize,
+    #[serde(with = "humantime_serde_compat")]
+    pub long_poll_timeout: Duration,
+    #[serde(with = "humantime_serde_compat")]
+    pub sse_max_duration: Duration,
+    #[serde(with = "humantime_serde_compat")]
+    pub shutdown_grace: Duration,
+    pub seal_max_chunks: u64,
+    pub seal_max_bytes: usize,
+    #[serde(with = "humantime_serde_compat")]
+    pub seal_idle: Duration,
+    #[serde(with = "humantime_serde_compat")]
+    pub archive_interval: Duration,
+    pub hot_max_chunks: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {0}: {1}")]
+    Read(PathBuf, std::io::Error),
+    #[error("config file {0} is invalid: {1}")]
+    Parse(PathBuf, String),
+    #[error("invalid setting {0}: {1}")]
+    Invalid(&'static str, String),
+}
+
+impl Config {
+    /// Layers flags/env over the file over defaults, then validates.
+    pub fn resolve(args: &Args) -> Result<Self, ConfigError> {
+        let file = match &args.config {
+            None => Values::default(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read(path.clone(), e))?;
+                toml::from_str(&text).map_err(|e| ConfigError::Parse(path.clone(), e.to_string()))?
+            }
+        };
+        let v = &args.values;
+        macro_rules! pick {
+            ($f:ident, $default:expr) => {
+                v.$f.clone().or(file.$f.clone()).unwrap_or_else(|| $default)
+            };
+        }
+        let cfg = Config {
+            listen: pick!(listen, SocketAddr::from(([127, 0, 0, 1], 4437))),
+            data_dir: pick!(data_dir, PathBuf::from("./tether-data")),
+            log_format: pick!(log_format, LogFormat::Text),
+            fsync: pick!(fsync, true),
+            max_chunk_bytes: pick!(max_chunk_bytes, 8 << 20),
+            read_max_bytes: pick!(read_max_bytes, 1 << 20),
+            max_streams_per_request: pick!(max_streams_per_request, 100),
+            long_poll_timeout: pick!(long_poll_timeout, Duration::from_secs(15)),
+            sse_max_duration: pick!(sse_max_duration, Duration::from_secs(60)),
+            shutdown_grace: pick!(shutdown_grace, Duration::from_secs(10)),
+            seal_max_chunks: pick!(seal_max_chunks, 4096),
+            seal_max_bytes: pick!(seal_max_bytes, 8 << 20),
+            seal_idle: pick!(seal_idle, Duration::from_secs(30)),
+            archive_interval: pick!(archive_interval, Duration::from_secs(1)),
+            hot_max_chunks: pick!(hot_max_chunks, 10_000_000),
+        };
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |k, m: &str| Err(ConfigError::Invalid(k, m.to_owned()));
+        if self.max_chunk_bytes == 0 || self.max_chunk_bytes > (64 << 20) {
+            return invalid("max_chunk_bytes", "must be between 1 and 67108864");
+        }
+        if self.read_max_bytes < 1024 {
+            return invalid("read_max_bytes", "must be at least 1024");
+        }
+        if self.max_streams_per_request == 0 {
+            return invalid("max_streams_per_request", "must be at least 1");
+        }
+        if self.long_poll_timeout.is_zero() || self.long_poll_timeout > Duration::from_secs(300) {
+            return invalid("long_poll_timeout", "must be between 1ms and 300s");
+        }
+        if self.sse_max_duration < Duration::from_secs(1) {
+            return invalid("sse_max_duration", "must be at least 1s");
+        }
+        if self.seal_max_chunks == 0 || self.seal_max_bytes == 0 {
+            return invalid("seal_max_chunks", "segment limits must be positive");
+        }
+        if self.archive_interval.is_zero() {
+            return invalid("archive_interval", "must be positive");
+        }
+        Ok(())
+    }
+
+    /// A configuration for tests: everything default except the data directory and port 0.
+    pub fn for_tests(data_dir: PathBuf) -> Self {
+        let mut args = Args::default();
+        args.values.data_dir = Some(data_dir);
+        args.values.listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+        Self::resolve(&args).expect("default config is valid")
+    }
+}
+
+mod opt_duration {
+    use serde::{Deserialize, Deserializer};
+    use std::time::Duration;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        let raw: Option<String> = Option::deserialize(d)?;
+        raw.map(|s| humantime::parse_duration(&s).map_err(serde::de::Error::custom)).transpose()
+    }
+}
+
+mod humantime_serde_compat {
+    use serde::Serializer;
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+}

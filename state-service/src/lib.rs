@@ -1,0 +1,120 @@
+//! Tether state service: durable, offset-addressed stream logs behind the Durable Streams
+//! HTTP API, with a hot log, a segment archive and client sessions behind storage traits.
+
+pub mod archive;
+pub mod config;
+pub mod conformance;
+pub mod http;
+pub mod metrics;
+pub mod session;
+pub mod store;
+pub mod streams;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::archive::archiver::{Archiver, SealPolicy};
+use crate::archive::local::LocalArchive;
+use crate::archive::reader::ArchiveReader;
+use crate::config::{Config, LogFormat};
+use crate::http::AppState;
+use crate::metrics::Metrics;
+use crate::session::embedded::EmbeddedSessions;
+use crate::store::embedded::{EmbeddedHotLog, open_database};
+use crate::streams::Streams;
+
+/// Wall-clock Unix milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Installs the global `tracing` subscriber (text or JSON, filtered by `RUST_LOG`).
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+/// A running state service.
+pub struct Running {
+    pub addr: std::net::SocketAddr,
+    pub shutdown: CancellationToken,
+    pub done: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+/// Opens the storage, binds `cfg.listen` and serves until `shutdown` is cancelled; in-flight
+/// requests then get `cfg.shutdown_grace` to finish (live reads end at once).
+pub async fn start(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<Running> {
+    let metrics = Arc::new(Metrics::new());
+    let db = open_database(&cfg.data_dir.join("hot")).context("opening the embedded store")?;
+    let hot = EmbeddedHotLog::open(db.clone(), cfg.fsync, now_ms()).context("loading the embedded store")?;
+    let archive = Arc::new(LocalArchive::new(cfg.data_dir.join("archive")).context("opening the local archive")?);
+    let reader = Arc::new(ArchiveReader::new(archive));
+    let archiver = Archiver::new(
+        hot.clone(),
+        reader.clone(),
+        SealPolicy {
+            max_chunks: cfg.seal_max_chunks,
+            max_bytes: cfg.seal_max_bytes,
+            idle: cfg.seal_idle,
+            interval: cfg.archive_interval,
+        },
+        metrics.clone(),
+    );
+    let streams = Arc::new(Streams {
+        hot,
+        archive: reader,
+        cfg: cfg.clone(),
+        metrics: metrics.clone(),
+        archiver_wake: archiver.waker(),
+    });
+    let state = AppState { streams: streams.clone(), sessions: Arc::new(EmbeddedSessions::new(db)), shutdown: shutdown.clone() };
+    let listener = TcpListener::bind(cfg.listen).await.with_context(|| format!("binding {}", cfg.listen))?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(archiver.run(shutdown.clone()));
+    tokio::spawn(sweep_loop(streams.clone(), shutdown.clone()));
+    metrics.ready.set(1);
+    tracing::info!(%addr, data_dir = %cfg.data_dir.display(), fsync = cfg.fsync, "tether-state serving (embedded storage)");
+    let app = http::router(state);
+    let grace = cfg.shutdown_grace;
+    let stop = shutdown.clone();
+    let handle = shutdown.clone();
+    let done = tokio::spawn(async move {
+        let server = axum::serve(listener, app).with_graceful_shutdown(async move { stop.cancelled().await });
+        let mut server = std::pin::pin!(server.into_future());
+        tokio::select! {
+            r = &mut server => r.context("server failed")?,
+            _ = async { shutdown.cancelled().await; tokio::time::sleep(grace).await } => {
+                tracing::warn!(?grace, "shutdown grace elapsed; dropping remaining connections");
+            }
+        }
+        metrics.ready.set(0);
+        tracing::info!("tether-state stopped");
+        Ok(())
+    });
+    Ok(Running { addr, shutdown: handle, done })
+}
+
+/// Removes expired streams once a second until shutdown.
+async fn sweep_loop(streams: Arc<Streams>, shutdown: CancellationToken) {
+    loop {
+        if let Err(e) = streams.sweep_expired(now_ms()).await {
+            tracing::warn!(error = %e, "expiry sweep failed");
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+        }
+    }
+}

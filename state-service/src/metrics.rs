@@ -1,0 +1,63 @@
+//! Prometheus metrics of the state service (names documented in README.md).
+
+use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+
+pub struct Metrics {
+    pub registry: Registry,
+    pub http_requests: IntCounterVec,
+    pub appends: IntCounter,
+    pub append_bytes: IntCounter,
+    pub append_rejections: IntCounterVec,
+    pub read_source: IntCounterVec,
+    pub live_waiters: IntGauge,
+    pub hot_chunks: IntGauge,
+    pub segments_sealed: IntCounter,
+    pub archive_errors: IntCounter,
+    pub streams_expired: IntCounter,
+    pub ready: IntGauge,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let counter = |name: &str, help: &str| {
+            let c = IntCounter::new(name, help).expect("valid metric");
+            registry.register(Box::new(c.clone())).expect("unique metric");
+            c
+        };
+        let gauge = |name: &str, help: &str| {
+            let g = IntGauge::new(name, help).expect("valid metric");
+            registry.register(Box::new(g.clone())).expect("unique metric");
+            g
+        };
+        let vec = |name: &str, help: &str, labels: &[&str]| {
+            let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+            registry.register(Box::new(c.clone())).expect("unique metric");
+            c
+        };
+        Self {
+            http_requests: vec("tether_state_http_requests_total", "HTTP requests by method and status", &["method", "status"]),
+            appends: counter("tether_state_appends_total", "Chunks appended"),
+            append_bytes: counter("tether_state_append_bytes_total", "Payload bytes appended"),
+            append_rejections: vec("tether_state_append_rejections_total", "Appends refused, by reason", &["reason"]),
+            read_source: vec("tether_state_read_source_total", "Chunk reads by tier and result", &["tier", "result"]),
+            live_waiters: gauge("tether_state_live_waiters", "Long-poll and SSE readers waiting for data"),
+            hot_chunks: gauge("tether_state_archive_backlog_chunks", "Chunks in the hot log not yet archived"),
+            segments_sealed: counter("tether_state_segments_sealed_total", "Segments written to the archive"),
+            archive_errors: counter("tether_state_archive_errors_total", "Failed archive passes"),
+            streams_expired: counter("tether_state_streams_expired_total", "Streams removed by TTL or Expires-At"),
+            ready: gauge("tether_state_ready", "1 when the service accepts traffic"),
+            registry,
+        }
+    }
+
+    pub fn render(&self) -> String {
+        TextEncoder::new().encode_to_string(&self.registry.gather()).unwrap_or_else(|e| format!("# encode error: {e}\n"))
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
