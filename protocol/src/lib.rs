@@ -14,6 +14,6 @@ pub mod session;
 pub use epoch::Epoch;
 pub use name::{StreamName, StreamNameError};
 pub use offset::{Offset, OffsetError, ReadFrom};
-pub use producer::{ProducerHeaders, ProducerId, ProducerError};
+pub use producer::{ProducerError, ProducerHeaders, ProducerId};
 pub use segment::{Segment, SegmentError, SegmentRecord};
 pub use session::{SessionId, SessionIdError};

@@ -33,9 +33,8 @@ impl StreamName {
         if raw.len() > MAX_STREAM_NAME_BYTES {
             return Err(StreamNameError::TooLong(raw.len()));
         }
-        if let Some(c) = raw
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '~' | ':' | '/' | '-')))
+        if let Some(c) =
+            raw.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '~' | ':' | '/' | '-')))
         {
             return Err(StreamNameError::BadChar(c));
         }

@@ -60,9 +60,7 @@ impl Offset {
         }
         let bad = || OffsetError::Malformed(raw.chars().take(80).collect());
         let (idx, ep) = raw.split_once('_').ok_or_else(bad)?;
-        let hex16 = |s: &str| {
-            s.len() == 16 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        };
+        let hex16 = |s: &str| s.len() == 16 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
         if !hex16(idx) || !hex16(ep) {
             return Err(bad());
         }

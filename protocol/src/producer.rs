@@ -48,11 +48,7 @@ pub enum ProducerError {
 
 impl ProducerHeaders {
     /// Validates the three optional header values; all absent is `Ok(None)`.
-    pub fn parse(
-        id: Option<&str>,
-        epoch: Option<&str>,
-        seq: Option<&str>,
-    ) -> Result<Option<Self>, ProducerError> {
+    pub fn parse(id: Option<&str>, epoch: Option<&str>, seq: Option<&str>) -> Result<Option<Self>, ProducerError> {
         match (id, epoch, seq) {
             (None, None, None) => Ok(None),
             (Some(id), Some(epoch), Some(seq)) => Ok(Some(Self {

@@ -13,7 +13,7 @@
 //! `file_crc32c` covers every byte before the footer. Decoding checks every length against the
 //! buffer before slicing, so garbage yields an error, never a panic.
 
-use bytes::{Bytes, BufMut, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::Epoch;
 
@@ -85,7 +85,7 @@ impl Segment {
         buf.put_u32_le(self.records.len() as u32);
         let mut index = Vec::new();
         for (i, r) in self.records.iter().enumerate() {
-            if i as u32 % INDEX_STRIDE == 0 {
+            if (i as u32).is_multiple_of(INDEX_STRIDE) {
                 index.push((r.index, buf.len() as u64));
             }
             buf.put_u32_le(r.payload.len() as u32);
@@ -236,10 +236,8 @@ mod tests {
     fn rejects_non_contiguous_and_empty() {
         let e = Epoch::new(1).unwrap();
         assert_eq!(Segment::new(e, vec![]), Err(SegmentError::Empty));
-        let recs = vec![
-            SegmentRecord { index: 1, payload: Bytes::new() },
-            SegmentRecord { index: 3, payload: Bytes::new() },
-        ];
+        let recs =
+            vec![SegmentRecord { index: 1, payload: Bytes::new() }, SegmentRecord { index: 3, payload: Bytes::new() }];
         assert_eq!(Segment::new(e, recs), Err(SegmentError::NotContiguous));
     }
 

@@ -29,10 +29,7 @@ use crate::streams::Streams;
 
 /// Wall-clock Unix milliseconds.
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 /// Installs the global `tracing` subscriber (text or JSON, filtered by `RUST_LOG`).
@@ -79,7 +76,11 @@ pub async fn start(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<R
         metrics: metrics.clone(),
         archiver_wake: archiver.waker(),
     });
-    let state = AppState { streams: streams.clone(), sessions: Arc::new(EmbeddedSessions::new(db)), shutdown: shutdown.clone() };
+    let state = AppState {
+        streams: streams.clone(),
+        sessions: Arc::new(EmbeddedSessions::new(db)),
+        shutdown: shutdown.clone(),
+    };
     let listener = TcpListener::bind(cfg.listen).await.with_context(|| format!("binding {}", cfg.listen))?;
     let addr = listener.local_addr()?;
     tokio::spawn(archiver.run(shutdown.clone()));

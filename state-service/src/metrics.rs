@@ -36,7 +36,11 @@ impl Metrics {
             c
         };
         Self {
-            http_requests: vec("tether_state_http_requests_total", "HTTP requests by method and status", &["method", "status"]),
+            http_requests: vec(
+                "tether_state_http_requests_total",
+                "HTTP requests by method and status",
+                &["method", "status"],
+            ),
             appends: counter("tether_state_appends_total", "Chunks appended"),
             append_bytes: counter("tether_state_append_bytes_total", "Payload bytes appended"),
             append_rejections: vec("tether_state_append_rejections_total", "Appends refused, by reason", &["reason"]),
@@ -52,7 +56,9 @@ impl Metrics {
     }
 
     pub fn render(&self) -> String {
-        TextEncoder::new().encode_to_string(&self.registry.gather()).unwrap_or_else(|e| format!("# encode error: {e}\n"))
+        TextEncoder::new()
+            .encode_to_string(&self.registry.gather())
+            .unwrap_or_else(|e| format!("# encode error: {e}\n"))
     }
 }
 

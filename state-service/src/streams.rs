@@ -159,7 +159,7 @@ impl Streams {
         for name in self.hot.list().await? {
             let Some(rec) = self.hot.record(&name).await? else { continue };
             let touch = self.hot.last_touch(&name, rec.epoch).await?;
-            if rec.soft_deleted || !rec.expiry_ms(touch).is_some_and(|at| at <= now_ms) {
+            if rec.soft_deleted || rec.expiry_ms(touch).is_none_or(|at| at > now_ms) {
                 continue;
             }
             if let Some(outcome) = self.hot.expire(&name, rec.epoch, now_ms).await? {

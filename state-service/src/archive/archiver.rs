@@ -137,8 +137,8 @@ impl Archiver {
             chunks.into_iter().map(|c| SegmentRecord { index: c.index, payload: c.payload }).collect();
         let archive = self.reader.archive();
         let key = segment_key(&rec.name, rec.epoch, start);
-        let segment = Segment::new(rec.epoch, records)
-            .map_err(|e| SealError::Inconsistent(key.clone(), e.to_string()))?;
+        let segment =
+            Segment::new(rec.epoch, records).map_err(|e| SealError::Inconsistent(key.clone(), e.to_string()))?;
         let encoded = segment.encode();
         let (end, bytes) = match archive.put_if_absent(&key, encoded.clone()).await? {
             PutOutcome::Created => (segment.end_index(), encoded.len() as u64),
@@ -157,7 +157,10 @@ impl Archiver {
             return Ok(end);
         }
         if listed_end != start {
-            return Err(SealError::Inconsistent(key, format!("manifest ends at {listed_end}, segment starts at {start}")));
+            return Err(SealError::Inconsistent(
+                key,
+                format!("manifest ends at {listed_end}, segment starts at {start}"),
+            ));
         }
         manifest.segments.push(SegmentEntry { first: start, end, bytes });
         manifest.record = rec.clone();
@@ -169,13 +172,18 @@ impl Archiver {
     /// A segment object already exists at `key` (an earlier pass crashed after writing it):
     /// adopt it when its records match the hot log's.
     async fn adopt_existing(&self, key: &str, ours: &Segment) -> Result<(u64, u64), SealError> {
-        let data = self.reader.archive().get(key).await?.ok_or_else(|| {
-            SealError::Inconsistent(key.to_owned(), "segment vanished during adoption".into())
-        })?;
-        let theirs = Segment::decode(&data)
-            .map_err(|e| SealError::Inconsistent(key.to_owned(), e.to_string()))?;
+        let data = self
+            .reader
+            .archive()
+            .get(key)
+            .await?
+            .ok_or_else(|| SealError::Inconsistent(key.to_owned(), "segment vanished during adoption".into()))?;
+        let theirs = Segment::decode(&data).map_err(|e| SealError::Inconsistent(key.to_owned(), e.to_string()))?;
         let n = theirs.records.len().min(ours.records.len());
-        if theirs.epoch != ours.epoch || theirs.first_index != ours.first_index || theirs.records[..n] != ours.records[..n] {
+        if theirs.epoch != ours.epoch
+            || theirs.first_index != ours.first_index
+            || theirs.records[..n] != ours.records[..n]
+        {
             return Err(SealError::Inconsistent(key.to_owned(), "existing segment differs from the hot log".into()));
         }
         Ok((theirs.end_index(), data.len() as u64))

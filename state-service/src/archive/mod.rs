@@ -95,9 +95,9 @@ pub async fn load_manifest(
     let key = manifest_key(name, epoch);
     match archive.get(&key).await? {
         None => Ok(None),
-        Some(raw) => serde_json::from_slice(&raw)
-            .map(Some)
-            .map_err(|e| ArchiveError::Corrupt { key, reason: e.to_string() }),
+        Some(raw) => {
+            serde_json::from_slice(&raw).map(Some).map_err(|e| ArchiveError::Corrupt { key, reason: e.to_string() })
+        }
     }
 }
 

@@ -9,12 +9,12 @@ pub mod write;
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use tokio_util::sync::CancellationToken;
 
 pub use error::ApiError;
@@ -96,12 +96,7 @@ async fn common_headers(State(state): State<AppState>, req: Request, next: Next)
     if method == Method::HEAD {
         h.insert("cache-control", HeaderValue::from_static("no-store"));
     }
-    state
-        .streams
-        .metrics
-        .http_requests
-        .with_label_values(&[method.as_str(), resp.status().as_str()])
-        .inc();
+    state.streams.metrics.http_requests.with_label_values(&[method.as_str(), resp.status().as_str()]).inc();
     resp
 }
 

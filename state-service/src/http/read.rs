@@ -133,7 +133,13 @@ pub async fn get_stream(
     let next = batch.next();
     set_position(&mut hm, &rec, next);
     let closed = rec.closed && next == rec.tail;
-    let etag = format!("\"{}:{}:{}{}\"", rec.epoch, Streams::mint(&rec, start), Streams::mint(&rec, next), if closed { ":c" } else { "" });
+    let etag = format!(
+        "\"{}:{}:{}{}\"",
+        rec.epoch,
+        Streams::mint(&rec, start),
+        Streams::mint(&rec, next),
+        if closed { ":c" } else { "" }
+    );
     hm.insert("etag", HeaderValue::from_str(&etag).expect("etag is ASCII"));
     // A range that ends before the tail is immutable and may be cached; the tail may grow.
     let cache = if next < rec.tail { "public, max-age=60, stale-while-revalidate=300" } else { "no-cache" };
@@ -170,9 +176,10 @@ async fn long_poll(state: &AppState, mut rec: crate::store::StreamRecord, q: Rea
     let _waiting = scopeguard(|| streams.metrics.live_waiters.dec());
     loop {
         // Re-read after subscribing so an append between the two is not missed.
-        rec = streams.live_record(&rec.name, crate::now_ms()).await.and_then(|r| {
-            if r.epoch == rec.epoch { Ok(r) } else { Err(ReadError::NotFound) }
-        })?;
+        rec = streams
+            .live_record(&rec.name, crate::now_ms())
+            .await
+            .and_then(|r| if r.epoch == rec.epoch { Ok(r) } else { Err(ReadError::NotFound) })?;
         if start < rec.tail || rec.closed {
             break;
         }

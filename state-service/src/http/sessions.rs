@@ -32,7 +32,11 @@ pub struct CreateBody {
     pub ttl_secs: Option<u64>,
 }
 
-pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Option<Json<CreateBody>>) -> Result<Response, ApiError> {
+pub async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Option<Json<CreateBody>>,
+) -> Result<Response, ApiError> {
     let sub = sub(&headers)?;
     let ttl = body.and_then(|b| b.0.ttl_secs).unwrap_or(DEFAULT_TTL_SECS);
     if ttl == 0 || ttl > MAX_TTL_SECS {
@@ -42,12 +46,20 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Opt
     Ok((StatusCode::CREATED, Json(session)).into_response())
 }
 
-pub async fn get(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let session = state.sessions.get(&session_id(&id)?, &sub(&headers)?, crate::now_ms()).await?;
     Ok(Json(session).into_response())
 }
 
-pub async fn delete(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     state.sessions.delete(&session_id(&id)?, &sub(&headers)?, crate::now_ms()).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -67,6 +79,7 @@ pub async fn set_cursor(
 ) -> Result<Response, ApiError> {
     let stream = StreamName::parse(&body.stream)?;
     let offset = body.offset.map(|o| Offset::parse(&o).map(|o| o.to_string())).transpose()?;
-    let session = state.sessions.set_cursor(&session_id(&id)?, &sub(&headers)?, &stream, offset, crate::now_ms()).await?;
+    let session =
+        state.sessions.set_cursor(&session_id(&id)?, &sub(&headers)?, &stream, offset, crate::now_ms()).await?;
     Ok(Json(session).into_response())
 }

@@ -11,8 +11,7 @@ use tether_protocol::{Offset, ProducerHeaders, ReadFrom, StreamName};
 
 use super::{ApiError, AppState, closed_header, header};
 use crate::store::{
-    AppendKind, AppendRequest, CreateRequest, ExpiresAt, ForkSpec, StreamConfig, StreamRecord,
-    is_json_content_type,
+    AppendKind, AppendRequest, CreateRequest, ExpiresAt, ForkSpec, StreamConfig, StreamRecord, is_json_content_type,
 };
 use crate::streams::{ReadError, Streams};
 
@@ -70,7 +69,10 @@ pub async fn put_stream(
     let mut resp_headers = stream_headers(rec);
     let status = if outcome.created {
         let location = format!("{}/v1/stream/{}", origin(&headers), name);
-        resp_headers.insert("location", HeaderValue::from_str(&location).map_err(|_| ApiError::BadHeader("bad Host header".into()))?);
+        resp_headers.insert(
+            "location",
+            HeaderValue::from_str(&location).map_err(|_| ApiError::BadHeader("bad Host header".into()))?,
+        );
         if rec.closed {
             streams.archiver_wake.notify_one();
         }
@@ -168,7 +170,8 @@ pub async fn delete_stream(State(state): State<AppState>, Path(raw): Path<String
 /// Headers describing a stream after create / on HEAD.
 pub fn stream_headers(rec: &StreamRecord) -> HeaderMap {
     let mut hm = HeaderMap::new();
-    let text = |s: &str| HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
+    let text =
+        |s: &str| HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
     hm.insert("content-type", text(&rec.config.content_type));
     let next = Streams::mint(rec, rec.tail).to_string();
     hm.insert(h::STREAM_NEXT_OFFSET, HeaderValue::from_str(&next).expect("offsets are ASCII"));
@@ -213,7 +216,11 @@ fn flatten_json(body: &[u8], allow_empty: bool) -> Result<Option<Bytes>, ApiErro
     let items: Vec<&RawValue> =
         serde_json::from_str(text).map_err(|e| ApiError::BadBody(format!("body is not valid JSON: {e}")))?;
     if items.is_empty() {
-        return if allow_empty { Ok(None) } else { Err(ApiError::BadBody("an empty JSON array appends nothing".into())) };
+        return if allow_empty {
+            Ok(None)
+        } else {
+            Err(ApiError::BadBody("an empty JSON array appends nothing".into()))
+        };
     }
     let joined: Vec<&str> = items.iter().map(|r| r.get().trim()).collect();
     Ok(Some(Bytes::from(joined.join(","))))

@@ -38,9 +38,10 @@ impl EmbeddedSessions {
                 let current = table.get(id.as_str()).map_err(|e| err(&e))?.map(|v| v.value().to_vec());
                 let mut session = match current {
                     None => None,
-                    Some(raw) => Some(serde_json::from_slice::<Session>(&raw).map_err(|e| {
-                        SessionError::Backend(BackendError::Corrupt(e.to_string()))
-                    })?),
+                    Some(raw) => Some(
+                        serde_json::from_slice::<Session>(&raw)
+                            .map_err(|e| SessionError::Backend(BackendError::Corrupt(e.to_string())))?,
+                    ),
                 };
                 session = session.filter(|s| s.sub == sub && s.expires_ms > now_ms);
                 if session.is_none() {
@@ -82,15 +83,15 @@ impl SessionStore for EmbeddedSessions {
         };
         let db = self.db.clone();
         let s = session.clone();
-        tokio::task::spawn_blocking(move || -> Result<(), redb::Error> {
-            let mut txn = db.begin_write()?;
+        tokio::task::spawn_blocking(move || -> Result<(), Box<redb::Error>> {
+            let mut txn = db.begin_write().map_err(|e| Box::new(e.into()))?;
             txn.set_durability(Durability::Immediate);
             {
-                let mut table = txn.open_table(SESSIONS)?;
+                let mut table = txn.open_table(SESSIONS).map_err(|e| Box::new(e.into()))?;
                 let json = serde_json::to_vec(&s).expect("session serialises");
-                table.insert(s.id.as_str(), json.as_slice())?;
+                table.insert(s.id.as_str(), json.as_slice()).map_err(|e| Box::new(e.into()))?;
             }
-            txn.commit()?;
+            txn.commit().map_err(|e| Box::new(e.into()))?;
             Ok(())
         })
         .await

@@ -19,9 +19,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::rules::{self, decide_append};
 use super::{
-    AppendError, AppendKind, AppendOutcome, AppendRequest, BackendError, Chunk, CreateError,
-    CreateOutcome, CreateRequest, DeleteError, DeleteOutcome, HotLog, ProducerState, StreamRecord,
-    TailNotifier, TailState,
+    AppendError, AppendKind, AppendOutcome, AppendRequest, BackendError, Chunk, CreateError, CreateOutcome,
+    CreateRequest, DeleteError, DeleteOutcome, HotLog, ProducerState, StreamRecord, TailNotifier, TailState,
 };
 
 pub(crate) const STREAMS: TableDefinition<&str, &[u8]> = TableDefinition::new("streams_v1");
@@ -44,13 +43,39 @@ enum Op {
     Trim(StreamName, Epoch, u64, Reply<Result<(), BackendError>>),
 }
 
-/// Answers computed inside a transaction, sent only after it commits.
-enum Pending {
-    Create(Reply<Result<CreateOutcome, CreateError>>, Result<CreateOutcome, CreateError>),
-    Append(Reply<Result<AppendOutcome, AppendError>>, Result<AppendOutcome, AppendError>),
-    Delete(Reply<Result<DeleteOutcome, DeleteError>>, Result<DeleteOutcome, DeleteError>),
-    Expire(Reply<Result<Option<DeleteOutcome>, BackendError>>, Option<DeleteOutcome>),
-    Trim(Reply<Result<(), BackendError>>),
+/// The result of applying one op inside a transaction, sent only after the commit.
+enum Answer {
+    Create(Box<Result<CreateOutcome, CreateError>>),
+    Append(Result<AppendOutcome, AppendError>),
+    Delete(Result<DeleteOutcome, DeleteError>),
+    Expire(Option<DeleteOutcome>),
+    Trim,
+}
+
+impl Op {
+    /// Sends the committed answer. A caller that went away (client disconnected) simply misses
+    /// it; the write is committed either way.
+    fn respond(self, answer: Answer) {
+        match (self, answer) {
+            (Op::Create(_, _, r), Answer::Create(v)) => drop(r.send(*v)),
+            (Op::Append(_, _, _, r), Answer::Append(v)) => drop(r.send(v)),
+            (Op::Delete(_, r), Answer::Delete(v)) => drop(r.send(v)),
+            (Op::Expire(_, _, _, r), Answer::Expire(v)) => drop(r.send(Ok(v))),
+            (Op::Trim(_, _, _, r), Answer::Trim) => drop(r.send(Ok(()))),
+            _ => unreachable!("Batch::apply answers every op with its own variant"),
+        }
+    }
+
+    /// Reports a failed (rolled back) batch.
+    fn fail(self, e: &BackendError) {
+        match self {
+            Op::Create(_, _, r) => drop(r.send(Err(e.clone().into()))),
+            Op::Append(_, _, _, r) => drop(r.send(Err(e.clone().into()))),
+            Op::Delete(_, r) => drop(r.send(Err(e.clone().into()))),
+            Op::Expire(_, _, _, r) => drop(r.send(Err(e.clone()))),
+            Op::Trim(_, _, _, r) => drop(r.send(Err(e.clone()))),
+        }
+    }
 }
 
 /// Shared state between the writer thread and readers.
@@ -145,7 +170,12 @@ impl HotLog for EmbeddedHotLog {
         self.submit(|r| Op::Delete(name.clone(), r)).await?
     }
 
-    async fn expire(&self, name: &StreamName, epoch: Epoch, now_ms: i64) -> Result<Option<DeleteOutcome>, BackendError> {
+    async fn expire(
+        &self,
+        name: &StreamName,
+        epoch: Epoch,
+        now_ms: i64,
+    ) -> Result<Option<DeleteOutcome>, BackendError> {
         self.submit(|r| Op::Expire(name.clone(), epoch, now_ms, r)).await?
     }
 
@@ -159,9 +189,7 @@ impl HotLog for EmbeddedHotLog {
 
     async fn read(&self, epoch: Epoch, from: u64, until: u64, max_bytes: usize) -> Result<Vec<Chunk>, BackendError> {
         let db = self.shared.db.clone();
-        tokio::task::spawn_blocking(move || read_chunks(&db, epoch, from, until, max_bytes))
-            .await
-            .map_err(backend)?
+        tokio::task::spawn_blocking(move || read_chunks(&db, epoch, from, until, max_bytes)).await.map_err(backend)?
     }
 
     async fn touch(&self, _name: &StreamName, epoch: Epoch, now_ms: i64) -> Result<(), BackendError> {
@@ -188,13 +216,18 @@ impl HotLog for EmbeddedHotLog {
     }
 }
 
-fn read_chunks(db: &Database, epoch: Epoch, from: u64, until: u64, max_bytes: usize) -> Result<Vec<Chunk>, BackendError> {
+fn read_chunks(
+    db: &Database,
+    epoch: Epoch,
+    from: u64,
+    until: u64,
+    max_bytes: usize,
+) -> Result<Vec<Chunk>, BackendError> {
     let txn = db.begin_read().map_err(backend)?;
     let table = txn.open_table(CHUNKS).map_err(backend)?;
     let mut out = Vec::new();
     let mut bytes = 0usize;
-    let mut expect = from;
-    for row in table.range((epoch.get(), from)..(epoch.get(), until)).map_err(backend)? {
+    for (expect, row) in (from..).zip(table.range((epoch.get(), from)..(epoch.get(), until)).map_err(backend)?) {
         let (k, v) = row.map_err(backend)?;
         let (_, index) = k.value();
         if index != expect || (!out.is_empty() && bytes + v.value().len() > max_bytes) {
@@ -202,7 +235,6 @@ fn read_chunks(db: &Database, epoch: Epoch, from: u64, until: u64, max_bytes: us
         }
         bytes += v.value().len();
         out.push(Chunk { index, payload: Bytes::copy_from_slice(v.value()) });
-        expect += 1;
         if bytes >= max_bytes {
             break;
         }
@@ -234,34 +266,24 @@ struct Batch<'a> {
 }
 
 fn run_batch(shared: &Shared, ops: Vec<Op>, fsync: bool) {
-    let result = (|| -> Result<(Vec<Pending>, Changes, i64), BackendError> {
+    let applied = (|| -> Result<(Vec<Answer>, Changes, i64), BackendError> {
         let mut txn = shared.db.begin_write().map_err(backend)?;
         txn.set_durability(if fsync { Durability::Immediate } else { Durability::None });
-        let mut pending = Vec::with_capacity(ops.len());
         let mut batch = Batch { txn: &txn, shared, changes: HashMap::new(), hot_delta: 0 };
-        let mut failed = None;
-        let mut ops = ops.into_iter();
-        for op in ops.by_ref() {
-            match batch.apply(op) {
-                Ok(p) => pending.push(p),
-                Err((e, op_reply)) => {
-                    failed = Some(e.clone());
-                    pending.push(op_reply);
-                    break;
-                }
-            }
-        }
+        let answers = ops.iter().map(|op| batch.apply(op)).collect::<Result<Vec<_>, _>>()?;
         let (changes, hot_delta) = (std::mem::take(&mut batch.changes), batch.hot_delta);
         drop(batch);
-        if let Some(e) = failed {
-            drop(txn);
-            fail_all(pending.into_iter().map(Some).chain(ops.map(|o| Some(pending_for(o)))), &e);
-            return Err(e);
-        }
         txn.commit().map_err(backend)?;
-        Ok((pending, changes, hot_delta))
+        Ok((answers, changes, hot_delta))
     })();
-    let Ok((pending, changes, hot_delta)) = result else { return };
+    let (answers, changes, hot_delta) = match applied {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::error!(error = %e, ops = ops.len(), "group commit failed; the batch was rolled back");
+            ops.into_iter().for_each(|op| op.fail(&e));
+            return;
+        }
+    };
     if hot_delta >= 0 {
         shared.hot_chunks.fetch_add(hot_delta as u64, Ordering::Relaxed);
     } else {
@@ -283,76 +305,24 @@ fn run_batch(shared: &Shared, ops: Vec<Op>, fsync: bool) {
         let gone = rec.soft_deleted;
         shared.notifier.publish(rec.epoch, TailState { tail: rec.tail, closed: rec.closed, gone });
     }
-    for p in pending {
-        p.send();
-    }
-}
-
-/// A reply slot for an op that never ran because its batch failed.
-fn pending_for(op: Op) -> Pending {
-    let unavailable = || BackendError::Unavailable("batch aborted".into());
-    match op {
-        Op::Create(_, _, r) => Pending::Create(r, Err(unavailable().into())),
-        Op::Append(_, _, _, r) => Pending::Append(r, Err(unavailable().into())),
-        Op::Delete(_, r) => Pending::Delete(r, Err(unavailable().into())),
-        Op::Expire(_, _, _, r) => Pending::Expire(r, None),
-        Op::Trim(_, _, _, r) => Pending::Trim(r),
-    }
-}
-
-/// Answers every op of an aborted batch with the storage error.
-fn fail_all(pending: impl Iterator<Item = Option<Pending>>, e: &BackendError) {
-    for p in pending.flatten() {
-        match p {
-            Pending::Create(r, _) => drop(r.send(Err(e.clone().into()))),
-            Pending::Append(r, _) => drop(r.send(Err(e.clone().into()))),
-            Pending::Delete(r, _) => drop(r.send(Err(e.clone().into()))),
-            // Expire and trim replies carry no error slot: dropping the sender reports failure.
-            Pending::Expire(r, _) => drop(r),
-            Pending::Trim(r) => drop(r),
-        }
-    }
-}
-
-impl Pending {
-    fn send(self) {
-        // A caller that went away (client disconnected) simply misses its answer; the write
-        // itself is committed either way.
-        match self {
-            Pending::Create(r, v) => drop(r.send(v)),
-            Pending::Append(r, v) => drop(r.send(v)),
-            Pending::Delete(r, v) => drop(r.send(v)),
-            Pending::Expire(r, v) => drop(r.send(Ok(v))),
-            Pending::Trim(r) => drop(r.send(Ok(()))),
-        }
+    for (op, answer) in ops.into_iter().zip(answers) {
+        op.respond(answer);
     }
 }
 
 impl Batch<'_> {
-    /// Applies one op; a storage error aborts the whole batch (returned with the op's reply).
-    fn apply(&mut self, op: Op) -> Result<Pending, (BackendError, Pending)> {
-        match op {
-            Op::Create(req, now, reply) => match self.create(*req, now) {
-                Ok(v) => Ok(Pending::Create(reply, v)),
-                Err(e) => Err((e, Pending::Create(reply, Err(CreateError::Backend(BackendError::Unavailable(String::new())))))),
-            },
-            Op::Append(name, req, now, reply) => match self.append(&name, &req, now) {
-                Ok(v) => Ok(Pending::Append(reply, v)),
-                Err(e) => Err((e, Pending::Append(reply, Err(AppendError::Backend(BackendError::Unavailable(String::new())))))),
-            },
-            Op::Delete(name, reply) => match self.delete(&name) {
-                Ok(v) => Ok(Pending::Delete(reply, v)),
-                Err(e) => Err((e, Pending::Delete(reply, Err(DeleteError::NotFound)))),
-            },
-            Op::Expire(name, epoch, now, reply) => match self.expire(&name, epoch, now) {
-                Ok(v) => Ok(Pending::Expire(reply, v)),
-                Err(e) => Err((e, Pending::Expire(reply, None))),
-            },
-            Op::Trim(name, epoch, upto, reply) => match self.trim(&name, epoch, upto) {
-                Ok(()) => Ok(Pending::Trim(reply)),
-                Err(e) => Err((e, Pending::Trim(reply))),
-            },
-        }
+    /// Applies one op; a storage error aborts (rolls back) the whole batch.
+    fn apply(&mut self, op: &Op) -> Result<Answer, BackendError> {
+        Ok(match op {
+            Op::Create(req, now, _) => Answer::Create(Box::new(self.create(req, *now)?)),
+            Op::Append(name, req, now, _) => Answer::Append(self.append(name, req, *now)?),
+            Op::Delete(name, _) => Answer::Delete(self.delete(name)?),
+            Op::Expire(name, epoch, now, _) => Answer::Expire(self.expire(name, *epoch, *now)?),
+            Op::Trim(name, epoch, upto, _) => {
+                self.trim(name, *epoch, *upto)?;
+                Answer::Trim
+            }
+        })
     }
 
     fn get(&self, name: &StreamName) -> Result<Option<StreamRecord>, BackendError> {
@@ -395,7 +365,7 @@ impl Batch<'_> {
         }
     }
 
-    fn create(&mut self, req: CreateRequest, now: i64) -> Result<Result<CreateOutcome, CreateError>, BackendError> {
+    fn create(&mut self, req: &CreateRequest, now: i64) -> Result<Result<CreateOutcome, CreateError>, BackendError> {
         if let Some(existing) = self.get(&req.name)? {
             if existing.soft_deleted {
                 return Ok(Err(CreateError::NameSoftDeleted));
@@ -405,7 +375,7 @@ impl Batch<'_> {
                     Some(spec) => spec.at.map(|o| o.index()),
                     None => None,
                 };
-                return Ok(if rules::same_create(&existing, &req, fork_at) {
+                return Ok(if rules::same_create(&existing, req, fork_at) {
                     Ok(CreateOutcome { created: false, record: existing })
                 } else {
                     Err(CreateError::ConfigMismatch)
@@ -431,7 +401,7 @@ impl Batch<'_> {
                         _ => return Ok(Err(CreateError::ForkOffsetForeign)),
                     },
                 };
-                match rules::plan_fork(&source, &req, at) {
+                match rules::plan_fork(&source, req, at) {
                     Ok(plan) => Some(plan),
                     Err(e) => return Ok(Err(e)),
                 }
@@ -483,7 +453,12 @@ impl Batch<'_> {
         Ok(Ok(CreateOutcome { created: true, record: rec }))
     }
 
-    fn append(&mut self, name: &StreamName, req: &AppendRequest, now: i64) -> Result<Result<AppendOutcome, AppendError>, BackendError> {
+    fn append(
+        &mut self,
+        name: &StreamName,
+        req: &AppendRequest,
+        now: i64,
+    ) -> Result<Result<AppendOutcome, AppendError>, BackendError> {
         let mut rec = match self.get(name)? {
             Some(r) if !self.expired(&r, now) => r,
             _ => return Ok(Err(AppendError::NotFound)),
@@ -548,10 +523,12 @@ impl Batch<'_> {
             let mut chunks = self.txn.open_table(CHUNKS).map_err(backend)?;
             let e = rec.epoch.get();
             let mut removed = 0i64;
-            chunks.retain_in((e, 0)..=(e, u64::MAX), |_, _| {
-                removed += 1;
-                false
-            }).map_err(backend)?;
+            chunks
+                .retain_in((e, 0)..=(e, u64::MAX), |_, _| {
+                    removed += 1;
+                    false
+                })
+                .map_err(backend)?;
             self.hot_delta -= removed;
             let mut producers = self.txn.open_table(PRODUCERS).map_err(backend)?;
             producers.retain_in((e, "")..(e.saturating_add(1), ""), |_, _| false).map_err(backend)?;
@@ -568,7 +545,12 @@ impl Batch<'_> {
     }
 
     /// Changes a source's fork count; returns the incarnations removed by cascading GC.
-    fn adjust_refs(&mut self, name: &StreamName, epoch: Epoch, delta: i32) -> Result<Vec<(StreamName, Epoch)>, BackendError> {
+    fn adjust_refs(
+        &mut self,
+        name: &StreamName,
+        epoch: Epoch,
+        delta: i32,
+    ) -> Result<Vec<(StreamName, Epoch)>, BackendError> {
         let Some(mut src) = self.get(name)?.filter(|s| s.epoch == epoch) else {
             return Ok(Vec::new());
         };
@@ -594,10 +576,12 @@ impl Batch<'_> {
         let e = epoch.get();
         let mut chunks = self.txn.open_table(CHUNKS).map_err(backend)?;
         let mut removed = 0i64;
-        chunks.retain_in((e, rec.hot_start)..(e, upto), |_, _| {
-            removed += 1;
-            false
-        }).map_err(backend)?;
+        chunks
+            .retain_in((e, rec.hot_start)..(e, upto), |_, _| {
+                removed += 1;
+                false
+            })
+            .map_err(backend)?;
         drop(chunks);
         self.hot_delta -= removed;
         rec.hot_start = upto;

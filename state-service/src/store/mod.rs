@@ -112,10 +112,10 @@ impl StreamRecord {
     /// fork at the source's base needs no data from, but still references).
     pub fn references(&self) -> Vec<(StreamName, Epoch)> {
         let mut refs: Vec<(StreamName, Epoch)> = self.lineage.iter().map(|e| (e.name.clone(), e.epoch)).collect();
-        if let Some(origin) = &self.fork {
-            if !refs.iter().any(|(_, e)| *e == origin.source_epoch) {
-                refs.push((origin.source.clone(), origin.source_epoch));
-            }
+        if let Some(origin) = &self.fork
+            && !refs.iter().any(|(_, e)| *e == origin.source_epoch)
+        {
+            refs.push((origin.source.clone(), origin.source_epoch));
         }
         refs
     }
@@ -328,12 +328,7 @@ pub trait HotLog: Send + Sync + 'static {
     async fn create(&self, req: CreateRequest, now_ms: i64) -> Result<CreateOutcome, CreateError>;
 
     /// Applies one append / close under the idempotent-producer and `Stream-Seq` rules.
-    async fn append(
-        &self,
-        name: &StreamName,
-        req: AppendRequest,
-        now_ms: i64,
-    ) -> Result<AppendOutcome, AppendError>;
+    async fn append(&self, name: &StreamName, req: AppendRequest, now_ms: i64) -> Result<AppendOutcome, AppendError>;
 
     /// Deletes a stream (soft-deletes it while forks read through it), cascading to sources
     /// whose last fork this was.
@@ -352,13 +347,7 @@ pub trait HotLog: Send + Sync + 'static {
 
     /// Up to `max_chunks` / `max_bytes` (at least one chunk) of incarnation `epoch` from
     /// `from` (inclusive) to `until` (exclusive), contiguous; empty when `from` is not held.
-    async fn read(
-        &self,
-        epoch: Epoch,
-        from: u64,
-        until: u64,
-        max_bytes: usize,
-    ) -> Result<Vec<Chunk>, BackendError>;
+    async fn read(&self, epoch: Epoch, from: u64, until: u64, max_bytes: usize) -> Result<Vec<Chunk>, BackendError>;
 
     /// Records a read for the sliding TTL.
     async fn touch(&self, name: &StreamName, epoch: Epoch, now_ms: i64) -> Result<(), BackendError>;

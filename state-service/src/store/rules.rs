@@ -8,8 +8,8 @@ use bytes::Bytes;
 use serde_json::value::RawValue;
 
 use super::{
-    AppendError, AppendKind, AppendRequest, Closer, CreateError, CreateRequest, ForkOrigin,
-    LineageEntry, ProducerState, StreamConfig, StreamRecord, media_type_eq,
+    AppendError, AppendKind, AppendRequest, Closer, CreateError, CreateRequest, ForkOrigin, LineageEntry,
+    ProducerState, StreamConfig, StreamRecord, media_type_eq,
 };
 use tether_protocol::Epoch;
 
@@ -33,20 +33,18 @@ pub fn decide_append(
     if rec.soft_deleted {
         return Err(AppendError::Gone);
     }
-    if let (Some(p), Some(state)) = (&req.producer, producer) {
-        if p.epoch < state.epoch {
-            return Err(AppendError::StaleProducerEpoch { current: state.epoch, received: p.epoch });
-        }
+    if let (Some(p), Some(state)) = (&req.producer, producer)
+        && p.epoch < state.epoch
+    {
+        return Err(AppendError::StaleProducerEpoch { current: state.epoch, received: p.epoch });
     }
     if rec.closed {
-        if let (Some(p), Some(closer)) = (&req.producer, &rec.closed_by) {
-            if closer.producer == p.id.as_str() && closer.epoch == p.epoch && closer.seq == p.seq {
-                return Ok(Decision {
-                    kind: AppendKind::Duplicate,
-                    producer: None,
-                    producer_ack: Some((p.epoch, p.seq)),
-                });
-            }
+        if let (Some(p), Some(closer)) = (&req.producer, &rec.closed_by)
+            && closer.producer == p.id.as_str()
+            && closer.epoch == p.epoch
+            && closer.seq == p.seq
+        {
+            return Ok(Decision { kind: AppendKind::Duplicate, producer: None, producer_ack: Some((p.epoch, p.seq)) });
         }
         if req.close && req.payload.is_none() {
             return Ok(Decision { kind: AppendKind::AlreadyClosed, producer: None, producer_ack: None });
@@ -81,12 +79,10 @@ pub fn decide_append(
         decision.producer = Some(ProducerState { epoch: p.epoch, last_seq: p.seq });
         decision.producer_ack = Some((p.epoch, p.seq));
     }
-    if let Some(seq) = &req.stream_seq {
-        if let Some(last) = &rec.stream_seq {
-            if seq.as_bytes() <= last.as_bytes() {
-                return Err(AppendError::SeqRegression { last: last.clone(), received: seq.clone() });
-            }
-        }
+    if let (Some(seq), Some(last)) = (&req.stream_seq, &rec.stream_seq)
+        && seq.as_bytes() <= last.as_bytes()
+    {
+        return Err(AppendError::SeqRegression { last: last.clone(), received: seq.clone() });
     }
     Ok(decision)
 }
@@ -102,10 +98,8 @@ pub fn apply_append(rec: &mut StreamRecord, req: &AppendRequest, now_ms: i64) {
     }
     if req.close {
         rec.closed = true;
-        rec.closed_by = req
-            .producer
-            .as_ref()
-            .map(|p| Closer { producer: p.id.as_str().to_owned(), epoch: p.epoch, seq: p.seq });
+        rec.closed_by =
+            req.producer.as_ref().map(|p| Closer { producer: p.id.as_str().to_owned(), epoch: p.epoch, seq: p.seq });
     }
     rec.last_write_ms = now_ms;
 }
@@ -202,9 +196,8 @@ pub fn prefix_of(chunk: &Bytes, n: u64, json: bool) -> Result<Bytes, CreateError
         let n = usize::try_from(n).ok().filter(|n| *n <= chunk.len()).ok_or(CreateError::SubOffsetOvershoot(n))?;
         return Ok(chunk.slice(..n));
     }
-    let messages = json_messages(chunk).map_err(|e| {
-        CreateError::Backend(super::BackendError::Corrupt(format!("stored JSON chunk: {e}")))
-    })?;
+    let messages = json_messages(chunk)
+        .map_err(|e| CreateError::Backend(super::BackendError::Corrupt(format!("stored JSON chunk: {e}"))))?;
     let n = usize::try_from(n).ok().filter(|n| *n <= messages.len()).ok_or(CreateError::SubOffsetOvershoot(n))?;
     Ok(Bytes::from(messages[..n].join(",")))
 }

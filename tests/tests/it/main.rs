@@ -1,0 +1,5 @@
+//! Black-box tests of the real binaries.
+
+mod durability;
+mod http_api;
+mod shutdown;
