@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian machine: installs what is missing, checks
+# formatting and lints, runs the Rust tests (unit, property, storage conformance, black-box
+# tests of the real binaries), then the Durable Streams conformance suite against
+# `tether-state` in embedded mode, then the Terraform checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/tether-test.XXXXXX")
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]:-}"; do [ -n "$pid" ] && wait "$pid" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+step() { printf '\n==> %s\n' "$*"; }
+
+# --- prerequisites -----------------------------------------------------------------------
+APT_UPDATED=0
+apt_install() {
+  if ! command -v apt-get >/dev/null; then echo "missing $* and no apt-get to install it" >&2; exit 1; fi
+  local sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  if [ "$APT_UPDATED" = 0 ]; then $sudo apt-get update -qq; APT_UPDATED=1; fi
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+}
+step "prerequisites"
+command -v cargo >/dev/null || { echo "cargo (Rust toolchain) is required" >&2; exit 1; }
+command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
+command -v curl >/dev/null || apt_install curl
+command -v cc >/dev/null || apt_install build-essential
+echo "cargo $(cargo --version | cut -d' ' -f2), node $(node --version), npm $(npm --version)"
+
+# --- Rust ----------------------------------------------------------------------------------
+step "cargo fmt --check"
+cargo fmt --all --check
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+step "cargo build"
+cargo build --workspace --all-targets --locked
+step "Rust tests"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --locked --no-fail-fast
+else
+  cargo test --workspace --locked --no-fail-fast
+fi
+
+# --- Durable Streams conformance ------------------------------------------------------------
+# Starts a binary whose first stdout line is "... listening on http://ADDR"; prints ADDR's URL.
+start_server() {
+  local name=$1; shift
+  local out="$WORK/$name.out"
+  "$@" >"$out" 2>"$WORK/$name.log" &
+  PIDS+=($!)
+  local pid=$!
+  for _ in $(seq 1 300); do
+    if grep -q 'listening on' "$out" 2>/dev/null; then
+      sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$out" | head -1
+      return 0
+    fi
+    if ! kill -0 "$pid" 2>/dev/null; then break; fi
+    sleep 0.1
+  done
+  echo "$name did not start; log:" >&2; cat "$WORK/$name.log" >&2; return 1
+}
+
+step "Durable Streams conformance suite (embedded tether-state)"
+(cd tests/conformance && npm ci --no-audit --no-fund --loglevel=error)
+URL=$(start_server tether-state "$ROOT/target/debug/tether-state" --listen 127.0.0.1:0 --data-dir "$WORK/conformance-data")
+echo "tether-state at $URL"
+# vitest exits non-zero on any failure; the grep guards against a run that executed nothing.
+(cd tests/conformance && NO_COLOR=1 FORCE_COLOR=0 CONFORMANCE_TEST_URL="$URL" npx vitest run --reporter=default 2>&1) \
+  | grep -Ev '^ +(✓|↓) ' | tee "$WORK/conformance.txt"
+grep -Eq 'Tests +[0-9]+ passed' "$WORK/conformance.txt" || { echo "the conformance suite ran no test" >&2; exit 1; }
+
+# --- Terraform -----------------------------------------------------------------------------
+if [ -f infra/terraform-check.sh ]; then
+  step "Terraform checks"
+  bash infra/terraform-check.sh
+fi
+
+step "all tests passed"
