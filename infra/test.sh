@@ -29,8 +29,20 @@ step "prerequisites"
 command -v cargo >/dev/null || { echo "cargo (Rust toolchain) is required" >&2; exit 1; }
 command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
 command -v curl >/dev/null || apt_install curl
+command -v redis-server >/dev/null || apt_install redis-server
+command -v python3 >/dev/null || apt_install python3 python3-venv
+# The S3 API server for tests: moto, in its own virtualenv under the user's cache.
+MOTO_VENV="${XDG_CACHE_HOME:-$HOME/.cache}/tether/moto-venv"
+if [ ! -x "$MOTO_VENV/bin/moto_server" ]; then
+  python3 -m venv "$MOTO_VENV" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$MOTO_VENV"; }
+  "$MOTO_VENV/bin/pip" install -q 'moto[server]'
+fi
+export TETHER_MOTO_SERVER="$MOTO_VENV/bin/moto_server"
+export TETHER_REDIS_SERVER="$(command -v redis-server)"
+# Any credentials satisfy moto; the S3 client reads the standard AWS variables.
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
 command -v cc >/dev/null || apt_install build-essential
-echo "cargo $(cargo --version | cut -d' ' -f2), node $(node --version), npm $(npm --version)"
+echo "cargo $(cargo --version | cut -d' ' -f2), node $(node --version), npm $(npm --version), $(redis-server --version | cut -d' ' -f1-3), moto $("$MOTO_VENV/bin/pip" show moto 2>/dev/null | sed -n 's/^Version: //p')"
 
 # --- Rust ----------------------------------------------------------------------------------
 step "cargo fmt --check"

@@ -78,6 +78,30 @@ pub struct Values {
     /// Appends answer 503 while more than this many chunks wait to be archived [default: 10000000].
     #[arg(long, env = "TETHER_HOT_MAX_CHUNKS")]
     pub hot_max_chunks: Option<u64>,
+    /// Memory tier of the segment cache, in bytes [default: 67108864].
+    #[arg(long, env = "TETHER_CACHE_MEMORY_BYTES")]
+    pub cache_memory_bytes: Option<usize>,
+    /// Disk tier of the segment cache, in bytes [default: 1073741824].
+    #[arg(long, env = "TETHER_CACHE_DISK_BYTES")]
+    pub cache_disk_bytes: Option<usize>,
+    /// Directory of the disk tier [default: <data_dir>/cache].
+    #[arg(long, env = "TETHER_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// S3 bucket for the segment archive; unset: a local directory under data_dir.
+    #[arg(long, env = "TETHER_S3_BUCKET")]
+    pub s3_bucket: Option<String>,
+    /// S3 region [default: us-east-1].
+    #[arg(long, env = "TETHER_S3_REGION")]
+    pub s3_region: Option<String>,
+    /// Custom S3 endpoint (S3-compatible stores); unset: AWS.
+    #[arg(long, env = "TETHER_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    /// Path-style S3 addressing (most S3-compatible stores need it) [default: false].
+    #[arg(long, env = "TETHER_S3_FORCE_PATH_STYLE", num_args = 0..=1, default_missing_value = "true")]
+    pub s3_force_path_style: Option<bool>,
+    /// Key prefix inside the bucket [default: none].
+    #[arg(long, env = "TETHER_S3_PREFIX")]
+    pub s3_prefix: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -110,6 +134,20 @@ pub struct Config {
     #[serde(with = "humantime_serde_compat")]
     pub archive_interval: Duration,
     pub hot_max_chunks: u64,
+    pub cache_memory_bytes: usize,
+    pub cache_disk_bytes: usize,
+    pub cache_dir: PathBuf,
+    pub s3: Option<S3Config>,
+}
+
+/// The S3 archive's settings (credentials come from the standard AWS chain).
+#[derive(Debug, Clone, Serialize)]
+pub struct S3Config {
+    pub bucket: String,
+    pub region: String,
+    pub endpoint: Option<String>,
+    pub force_path_style: bool,
+    pub prefix: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -138,9 +176,18 @@ impl Config {
                 v.$f.clone().or(file.$f.clone()).unwrap_or_else(|| $default)
             };
         }
+        let data_dir = pick!(data_dir, PathBuf::from("./tether-data"));
+        let s3 = v.s3_bucket.clone().or(file.s3_bucket.clone()).map(|bucket| S3Config {
+            bucket,
+            region: pick!(s3_region, "us-east-1".to_owned()),
+            endpoint: v.s3_endpoint.clone().or(file.s3_endpoint.clone()),
+            force_path_style: pick!(s3_force_path_style, false),
+            prefix: pick!(s3_prefix, String::new()),
+        });
         let cfg = Config {
             listen: pick!(listen, SocketAddr::from(([127, 0, 0, 1], 4437))),
-            data_dir: pick!(data_dir, PathBuf::from("./tether-data")),
+            cache_dir: pick!(cache_dir, data_dir.join("cache")),
+            data_dir,
             log_format: pick!(log_format, LogFormat::Text),
             fsync: pick!(fsync, true),
             max_chunk_bytes: pick!(max_chunk_bytes, 8 << 20),
@@ -154,6 +201,9 @@ impl Config {
             seal_idle: pick!(seal_idle, Duration::from_secs(30)),
             archive_interval: pick!(archive_interval, Duration::from_secs(1)),
             hot_max_chunks: pick!(hot_max_chunks, 10_000_000),
+            cache_memory_bytes: pick!(cache_memory_bytes, 64 << 20),
+            cache_disk_bytes: pick!(cache_disk_bytes, 1 << 30),
+            s3,
         };
         cfg.validate()?;
         Ok(cfg)
@@ -181,6 +231,17 @@ impl Config {
         }
         if self.archive_interval.is_zero() {
             return invalid("archive_interval", "must be positive");
+        }
+        if self.cache_memory_bytes < (1 << 20) || self.cache_disk_bytes < (16 << 20) {
+            return invalid("cache_memory_bytes", "the cache needs at least 1 MiB of memory and 16 MiB of disk");
+        }
+        if let Some(s3) = &self.s3 {
+            if s3.bucket.is_empty() {
+                return invalid("s3_bucket", "must not be empty");
+            }
+            if s3.endpoint.as_deref().is_some_and(|e| !(e.starts_with("http://") || e.starts_with("https://"))) {
+                return invalid("s3_endpoint", "must be an http:// or https:// URL");
+            }
         }
         Ok(())
     }

@@ -17,9 +17,11 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::archive::Archive;
 use crate::archive::archiver::{Archiver, SealPolicy};
 use crate::archive::local::LocalArchive;
-use crate::archive::reader::ArchiveReader;
+use crate::archive::reader::{ArchiveReader, CacheSettings};
+use crate::archive::s3::{S3Archive, S3Settings};
 use crate::config::{Config, LogFormat};
 use crate::http::AppState;
 use crate::metrics::Metrics;
@@ -56,8 +58,27 @@ pub async fn start(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<R
     let metrics = Arc::new(Metrics::new());
     let db = open_database(&cfg.data_dir.join("hot")).context("opening the embedded store")?;
     let hot = EmbeddedHotLog::open(db.clone(), cfg.fsync, now_ms()).context("loading the embedded store")?;
-    let archive = Arc::new(LocalArchive::new(cfg.data_dir.join("archive")).context("opening the local archive")?);
-    let reader = Arc::new(ArchiveReader::new(archive));
+    let archive: Arc<dyn Archive> = match &cfg.s3 {
+        None => Arc::new(LocalArchive::new(cfg.data_dir.join("archive")).context("opening the local archive")?),
+        Some(s3) => Arc::new(
+            S3Archive::connect(&S3Settings {
+                bucket: s3.bucket.clone(),
+                region: s3.region.clone(),
+                endpoint: s3.endpoint.clone(),
+                force_path_style: s3.force_path_style,
+                prefix: s3.prefix.clone(),
+                operation_timeout: Duration::from_secs(10),
+            })
+            .await,
+        ),
+    };
+    let cache = CacheSettings {
+        memory_bytes: cfg.cache_memory_bytes,
+        disk_bytes: cfg.cache_disk_bytes,
+        dir: cfg.cache_dir.clone(),
+    };
+    let reader =
+        Arc::new(ArchiveReader::new(archive, &cache, metrics.clone()).await.context("opening the segment cache")?);
     let archiver = Archiver::new(
         hot.clone(),
         reader.clone(),
@@ -86,8 +107,10 @@ pub async fn start(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<R
     tokio::spawn(archiver.run(shutdown.clone()));
     tokio::spawn(sweep_loop(streams.clone(), shutdown.clone()));
     metrics.ready.set(1);
-    tracing::info!(%addr, data_dir = %cfg.data_dir.display(), fsync = cfg.fsync, "tether-state serving (embedded storage)");
+    let archive_kind = if cfg.s3.is_some() { "s3" } else { "local" };
+    tracing::info!(%addr, data_dir = %cfg.data_dir.display(), fsync = cfg.fsync, archive = archive_kind, "tether-state serving");
     let app = http::router(state);
+    let reader_for_close = streams.archive.clone();
     let grace = cfg.shutdown_grace;
     let stop = shutdown.clone();
     let handle = shutdown.clone();
@@ -101,6 +124,7 @@ pub async fn start(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<R
             }
         }
         metrics.ready.set(0);
+        reader_for_close.close().await;
         tracing::info!("tether-state stopped");
         Ok(())
     });

@@ -101,10 +101,7 @@ impl Streams {
             if got.is_empty() {
                 self.metrics.read_source.with_label_values(&["hot", "miss"]).inc();
                 got = match self.archive.read(name, epoch, at, until, budget).await? {
-                    ArchiveRead::Chunks(c) => {
-                        self.metrics.read_source.with_label_values(&["archive", "hit"]).inc();
-                        c
-                    }
+                    ArchiveRead::Chunks(c) => c,
                     ArchiveRead::Missing if chunks.is_empty() => {
                         self.metrics.read_source.with_label_values(&["archive", "miss"]).inc();
                         return Err(ReadError::OffsetGone(Self::mint(rec, at).to_string()));

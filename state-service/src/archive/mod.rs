@@ -8,6 +8,7 @@
 pub mod archiver;
 pub mod local;
 pub mod reader;
+pub mod s3;
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};

@@ -1,23 +1,33 @@
 //! Reads archived chunks: manifest lookup, segment fetch, seek with the segment index.
 //!
-//! Manifests and decoded segments are immutable once listed, so they are cached by key
-//! without invalidation (bounded by entry count).
+//! Segment objects are immutable once written (conditional create, never overwritten), so they
+//! sit in a foyer hybrid cache (memory + disk) keyed by object key, coherent without any
+//! invalidation. Every fetch is counted by the tier that served it: `memory`, `disk`, or the
+//! archive itself (`archive`).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use bytes::Bytes;
+use foyer::{BlockEngineConfig, DeviceBuilder, FsDeviceBuilder, HybridCache, HybridCacheBuilder, Source};
 use tether_protocol::{Epoch, Segment, StreamName};
 
 use super::{Archive, ArchiveError, Manifest, load_manifest, segment_key};
+use crate::metrics::Metrics;
 use crate::store::Chunk;
 
-/// Most segments kept in the in-process cache.
-const SEGMENT_CACHE_ENTRIES: usize = 256;
+/// Sizes and place of the segment cache.
+#[derive(Clone, Debug)]
+pub struct CacheSettings {
+    pub memory_bytes: usize,
+    pub disk_bytes: usize,
+    pub dir: PathBuf,
+}
 
 pub struct ArchiveReader {
     archive: Arc<dyn Archive>,
-    segments: Mutex<HashMap<String, Bytes>>,
+    cache: HybridCache<String, Vec<u8>>,
+    metrics: Arc<Metrics>,
 }
 
 /// What the archive holds for a position.
@@ -28,8 +38,32 @@ pub enum ArchiveRead {
 }
 
 impl ArchiveReader {
-    pub fn new(archive: Arc<dyn Archive>) -> Self {
-        Self { archive, segments: Mutex::new(HashMap::new()) }
+    pub async fn new(
+        archive: Arc<dyn Archive>,
+        cache: &CacheSettings,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, ArchiveError> {
+        let failed = |e: &dyn std::fmt::Display| ArchiveError::Unavailable(format!("segment cache: {e}"));
+        std::fs::create_dir_all(&cache.dir).map_err(|e| failed(&e))?;
+        let device =
+            FsDeviceBuilder::new(&cache.dir).with_capacity(cache.disk_bytes).build().map_err(|e| failed(&e))?;
+        let cache = HybridCacheBuilder::new()
+            .with_name("tether-segments")
+            .memory(cache.memory_bytes)
+            .with_weighter(|k: &String, v: &Vec<u8>| k.len() + v.len())
+            .storage()
+            .with_engine_config(BlockEngineConfig::new(device).with_block_size(16 << 20))
+            .build()
+            .await
+            .map_err(|e| failed(&e))?;
+        Ok(Self { archive, cache, metrics })
+    }
+
+    /// Flushes and closes the cache.
+    pub async fn close(&self) {
+        if let Err(e) = self.cache.close().await {
+            tracing::warn!(error = %e, "closing the segment cache failed");
+        }
     }
 
     pub fn archive(&self) -> &Arc<dyn Archive> {
@@ -74,21 +108,22 @@ impl ArchiveReader {
     }
 
     async fn segment(&self, key: &str) -> Result<Bytes, ArchiveError> {
-        if let Some(hit) = self.segments.lock().expect("segment cache lock").get(key) {
-            return Ok(hit.clone());
+        let tier = |t: &str, r: &str| self.metrics.read_source.with_label_values(&[t, r]).inc();
+        match self.cache.get(key).await {
+            Ok(Some(entry)) => {
+                tier(if entry.source() == Source::Disk { "disk" } else { "memory" }, "hit");
+                return Ok(Bytes::copy_from_slice(entry.value()));
+            }
+            Ok(None) => tier("cache", "miss"),
+            // A broken cache only costs a fetch from the archive.
+            Err(e) => tracing::warn!(error = %e, key, "segment cache read failed"),
         }
         let data = self.archive.get(key).await?.ok_or_else(|| ArchiveError::Corrupt {
             key: key.to_owned(),
             reason: "listed in the manifest but missing".into(),
         })?;
-        let mut cache = self.segments.lock().expect("segment cache lock");
-        if cache.len() >= SEGMENT_CACHE_ENTRIES {
-            let victim = cache.keys().next().cloned();
-            if let Some(v) = victim {
-                cache.remove(&v);
-            }
-        }
-        cache.insert(key.to_owned(), data.clone());
+        tier("archive", "hit");
+        self.cache.insert(key.to_owned(), data.to_vec());
         Ok(data)
     }
 }

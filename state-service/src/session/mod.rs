@@ -5,6 +5,7 @@
 //! every read or update pushes the expiry `ttl` further.
 
 pub mod embedded;
+pub mod redis;
 
 use std::collections::BTreeMap;
 

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use tether_protocol::{Segment, SegmentRecord, StreamName};
 use tether_state::archive::archiver::{Archiver, SealPolicy};
 use tether_state::archive::local::LocalArchive;
-use tether_state::archive::reader::{ArchiveRead, ArchiveReader};
+use tether_state::archive::reader::{ArchiveRead, ArchiveReader, CacheSettings};
 use tether_state::archive::{Archive, Manifest, SegmentEntry, load_manifest, manifest_key, segment_key};
 use tether_state::metrics::Metrics;
 use tether_state::store::embedded::{EmbeddedHotLog, open_database};
@@ -24,19 +24,21 @@ struct Rig {
     archiver: Archiver,
 }
 
-fn rig(max_chunks: u64) -> Rig {
+async fn rig(max_chunks: u64) -> Rig {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = open_database(&dir.path().join("hot")).expect("db");
     let hot: Arc<dyn HotLog> = EmbeddedHotLog::open(db, true, NOW).expect("hot");
     let archive: Arc<dyn Archive> = Arc::new(LocalArchive::new(dir.path().join("archive")).expect("archive"));
-    let reader = Arc::new(ArchiveReader::new(archive.clone()));
+    let metrics = Arc::new(Metrics::new());
+    let cache = CacheSettings { memory_bytes: 1 << 20, disk_bytes: 16 << 20, dir: dir.path().join("cache") };
+    let reader = Arc::new(ArchiveReader::new(archive.clone(), &cache, metrics.clone()).await.expect("reader"));
     let policy = SealPolicy {
         max_chunks,
         max_bytes: 1 << 20,
         idle: Duration::from_secs(3600),
         interval: Duration::from_secs(1),
     };
-    let archiver = Archiver::new(hot.clone(), reader.clone(), policy, Arc::new(Metrics::new()));
+    let archiver = Archiver::new(hot.clone(), reader.clone(), policy, metrics);
     Rig { _dir: dir, hot, archive, reader, archiver }
 }
 
@@ -66,7 +68,7 @@ async fn stream_with(hot: &Arc<dyn HotLog>, name: &str, chunks: u64) -> StreamRe
 
 #[tokio::test]
 async fn seals_full_segments_then_serves_them() {
-    let r = rig(10);
+    let r = rig(10).await;
     let rec = stream_with(&r.hot, "arch/a", 25).await;
     assert_eq!(r.archiver.pass(NOW).await.expect("pass"), 2, "two full segments; 5 chunks wait");
     let after = r.hot.record(&rec.name).await.expect("record").expect("exists");
@@ -93,7 +95,7 @@ async fn seals_full_segments_then_serves_them() {
 
 #[tokio::test]
 async fn adopts_a_segment_written_before_a_crash() {
-    let r = rig(10);
+    let r = rig(10).await;
     let rec = stream_with(&r.hot, "arch/b", 10).await;
     // A previous pass wrote the segment object and died before listing it.
     let chunks = r.hot.read(rec.epoch, 0, 10, usize::MAX).await.expect("read");
@@ -113,7 +115,7 @@ async fn adopts_a_segment_written_before_a_crash() {
 
 #[tokio::test]
 async fn finishes_a_pass_that_crashed_before_trimming() {
-    let r = rig(10);
+    let r = rig(10).await;
     let rec = stream_with(&r.hot, "arch/c", 10).await;
     let chunks = r.hot.read(rec.epoch, 0, 10, usize::MAX).await.expect("read");
     let records = chunks.into_iter().map(|c| SegmentRecord { index: c.index, payload: c.payload }).collect();
@@ -136,7 +138,7 @@ async fn finishes_a_pass_that_crashed_before_trimming() {
 
 #[tokio::test]
 async fn refuses_a_foreign_segment_under_its_key() {
-    let r = rig(10);
+    let r = rig(10).await;
     let rec = stream_with(&r.hot, "arch/d", 10).await;
     let bogus = Segment::new(rec.epoch, vec![SegmentRecord { index: 0, payload: Bytes::from_static(b"not ours") }])
         .expect("segment");

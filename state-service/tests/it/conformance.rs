@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use tether_state::archive::local::LocalArchive;
+use tether_state::archive::s3::{S3Archive, S3Settings};
 use tether_state::conformance;
 use tether_state::session::embedded::EmbeddedSessions;
 use tether_state::store::HotLog;
@@ -35,4 +36,32 @@ async fn embedded_sessions() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = open_database(dir.path()).expect("open");
     conformance::sessions::run(Arc::new(EmbeddedSessions::new(db))).await;
+}
+
+#[tokio::test]
+async fn s3_archive_against_moto() {
+    assert!(
+        std::env::var_os("AWS_ACCESS_KEY_ID").is_some(),
+        "the S3 client reads the standard AWS chain: export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test (infra/test.sh does)"
+    );
+    let moto = crate::servers::moto("tether-conformance").await;
+    let archive = S3Archive::connect(&S3Settings {
+        bucket: "tether-conformance".into(),
+        region: "us-east-1".into(),
+        endpoint: Some(moto.url.clone()),
+        force_path_style: true,
+        prefix: "it".into(),
+        operation_timeout: std::time::Duration::from_secs(10),
+    })
+    .await;
+    archive.ping().await.expect("bucket reachable");
+    conformance::archive::run(Arc::new(archive), "suite").await;
+}
+
+#[tokio::test]
+async fn redis_sessions() {
+    let redis = crate::servers::redis(false);
+    let pool =
+        deadpool_redis::Config::from_url(&redis.url).create_pool(Some(deadpool_redis::Runtime::Tokio1)).expect("pool");
+    conformance::sessions::run(Arc::new(tether_state::session::redis::RedisSessions::new(pool))).await;
 }
