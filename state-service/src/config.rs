@@ -87,6 +87,27 @@ pub struct Values {
     /// Directory of the disk tier [default: <data_dir>/cache].
     #[arg(long, env = "TETHER_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
+    /// Redis URL (`redis://` or `rediss://`) for the hot log and sessions; unset: embedded storage.
+    #[arg(long, env = "TETHER_REDIS_URL")]
+    pub redis_url: Option<String>,
+    /// Redis password (kept out of the URL so it can come from a secret).
+    #[arg(long, env = "TETHER_REDIS_PASSWORD", hide_env_values = true)]
+    #[serde(skip)]
+    pub redis_password: Option<String>,
+    /// Acknowledge appends only after this many replicas have them (`WAIT`) [default: 0].
+    #[arg(long, env = "TETHER_REDIS_WAIT_REPLICAS")]
+    pub redis_wait_replicas: Option<u32>,
+    /// How long `WAIT` may take before the append answers 503 [default: 1s].
+    #[arg(long, env = "TETHER_REDIS_WAIT_TIMEOUT", value_parser = humantime::parse_duration)]
+    #[serde(default, with = "opt_duration")]
+    pub redis_wait_timeout: Option<Duration>,
+    /// Bound of every Redis operation [default: 2s].
+    #[arg(long, env = "TETHER_REDIS_TIMEOUT", value_parser = humantime::parse_duration)]
+    #[serde(default, with = "opt_duration")]
+    pub redis_timeout: Option<Duration>,
+    /// Appends answer 503 while Redis uses more memory than this (archive backlog headroom).
+    #[arg(long, env = "TETHER_REDIS_MAX_MEMORY_BYTES")]
+    pub redis_max_memory_bytes: Option<u64>,
     /// S3 bucket for the segment archive; unset: a local directory under data_dir.
     #[arg(long, env = "TETHER_S3_BUCKET")]
     pub s3_bucket: Option<String>,
@@ -138,6 +159,21 @@ pub struct Config {
     pub cache_disk_bytes: usize,
     pub cache_dir: PathBuf,
     pub s3: Option<S3Config>,
+    pub redis: Option<RedisConfig>,
+}
+
+/// The Redis hot log's settings.
+#[derive(Debug, Clone, Serialize)]
+pub struct RedisConfig {
+    /// The URL as given, password included when it is part of it (not printed).
+    #[serde(skip)]
+    pub url: String,
+    pub wait_replicas: u32,
+    #[serde(with = "humantime_serde_compat")]
+    pub wait_timeout: Duration,
+    #[serde(with = "humantime_serde_compat")]
+    pub timeout: Duration,
+    pub max_memory_bytes: Option<u64>,
 }
 
 /// The S3 archive's settings (credentials come from the standard AWS chain).
@@ -184,6 +220,16 @@ impl Config {
             force_path_style: pick!(s3_force_path_style, false),
             prefix: pick!(s3_prefix, String::new()),
         });
+        let redis = v.redis_url.clone().or(file.redis_url.clone()).map(|url| RedisConfig {
+            url: match v.redis_password.clone() {
+                Some(pw) => with_password(&url, &pw),
+                None => url,
+            },
+            wait_replicas: pick!(redis_wait_replicas, 0),
+            wait_timeout: pick!(redis_wait_timeout, Duration::from_secs(1)),
+            timeout: pick!(redis_timeout, Duration::from_secs(2)),
+            max_memory_bytes: v.redis_max_memory_bytes.or(file.redis_max_memory_bytes),
+        });
         let cfg = Config {
             listen: pick!(listen, SocketAddr::from(([127, 0, 0, 1], 4437))),
             cache_dir: pick!(cache_dir, data_dir.join("cache")),
@@ -204,6 +250,7 @@ impl Config {
             cache_memory_bytes: pick!(cache_memory_bytes, 64 << 20),
             cache_disk_bytes: pick!(cache_disk_bytes, 1 << 30),
             s3,
+            redis,
         };
         cfg.validate()?;
         Ok(cfg)
@@ -235,6 +282,14 @@ impl Config {
         if self.cache_memory_bytes < (1 << 20) || self.cache_disk_bytes < (16 << 20) {
             return invalid("cache_memory_bytes", "the cache needs at least 1 MiB of memory and 16 MiB of disk");
         }
+        if let Some(r) = &self.redis {
+            if !(r.url.starts_with("redis://") || r.url.starts_with("rediss://")) {
+                return invalid("redis_url", "must start with redis:// or rediss://");
+            }
+            if r.timeout.is_zero() || r.wait_timeout.is_zero() {
+                return invalid("redis_timeout", "timeouts must be positive");
+            }
+        }
         if let Some(s3) = &self.s3 {
             if s3.bucket.is_empty() {
                 return invalid("s3_bucket", "must not be empty");
@@ -252,6 +307,14 @@ impl Config {
         args.values.data_dir = Some(data_dir);
         args.values.listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
         Self::resolve(&args).expect("default config is valid")
+    }
+}
+
+/// Puts `password` into a `redis://` URL that has none.
+fn with_password(url: &str, password: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) if !rest.contains('@') => format!("{scheme}://:{password}@{rest}"),
+        _ => url.to_owned(),
     }
 }
 

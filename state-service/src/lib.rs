@@ -25,8 +25,12 @@ use crate::archive::s3::{S3Archive, S3Settings};
 use crate::config::{Config, LogFormat};
 use crate::http::AppState;
 use crate::metrics::Metrics;
+use crate::session::SessionStore;
 use crate::session::embedded::EmbeddedSessions;
+use crate::session::redis::RedisSessions;
+use crate::store::HotLog;
 use crate::store::embedded::{EmbeddedHotLog, open_database};
+use crate::store::redis::{RedisHotLog, RedisSettings};
 use crate::streams::Streams;
 
 /// Wall-clock Unix milliseconds.
@@ -56,8 +60,26 @@ pub struct Running {
 /// requests then get `cfg.shutdown_grace` to finish (live reads end at once).
 pub async fn start(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<Running> {
     let metrics = Arc::new(Metrics::new());
-    let db = open_database(&cfg.data_dir.join("hot")).context("opening the embedded store")?;
-    let hot = EmbeddedHotLog::open(db.clone(), cfg.fsync, now_ms()).context("loading the embedded store")?;
+    let (hot, sessions): (Arc<dyn HotLog>, Arc<dyn SessionStore>) = match &cfg.redis {
+        None => {
+            let db = open_database(&cfg.data_dir.join("hot")).context("opening the embedded store")?;
+            let hot = EmbeddedHotLog::open(db.clone(), cfg.fsync, cfg.hot_max_chunks, now_ms())
+                .context("loading the embedded store")?;
+            (hot, Arc::new(EmbeddedSessions::new(db)))
+        }
+        Some(r) => {
+            let settings = RedisSettings {
+                url: r.url.clone(),
+                wait_replicas: r.wait_replicas,
+                wait_timeout: r.wait_timeout,
+                op_timeout: r.timeout,
+                max_memory_bytes: r.max_memory_bytes,
+            };
+            let hot = RedisHotLog::connect(settings, shutdown.clone()).await.context("connecting to Redis")?;
+            let pool = hot.pool().clone();
+            (hot, Arc::new(RedisSessions::new(pool)))
+        }
+    };
     let archive: Arc<dyn Archive> = match &cfg.s3 {
         None => Arc::new(LocalArchive::new(cfg.data_dir.join("archive")).context("opening the local archive")?),
         Some(s3) => Arc::new(
@@ -97,18 +119,15 @@ pub async fn start(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<R
         metrics: metrics.clone(),
         archiver_wake: archiver.waker(),
     });
-    let state = AppState {
-        streams: streams.clone(),
-        sessions: Arc::new(EmbeddedSessions::new(db)),
-        shutdown: shutdown.clone(),
-    };
+    let state = AppState { streams: streams.clone(), sessions, shutdown: shutdown.clone() };
     let listener = TcpListener::bind(cfg.listen).await.with_context(|| format!("binding {}", cfg.listen))?;
     let addr = listener.local_addr()?;
     tokio::spawn(archiver.run(shutdown.clone()));
     tokio::spawn(sweep_loop(streams.clone(), shutdown.clone()));
     metrics.ready.set(1);
     let archive_kind = if cfg.s3.is_some() { "s3" } else { "local" };
-    tracing::info!(%addr, data_dir = %cfg.data_dir.display(), fsync = cfg.fsync, archive = archive_kind, "tether-state serving");
+    let hot_kind = if cfg.redis.is_some() { "redis" } else { "embedded" };
+    tracing::info!(%addr, data_dir = %cfg.data_dir.display(), hot_log = hot_kind, archive = archive_kind, "tether-state serving");
     let app = http::router(state);
     let reader_for_close = streams.archive.clone();
     let grace = cfg.shutdown_grace;

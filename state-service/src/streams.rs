@@ -97,7 +97,7 @@ impl Streams {
         while at < rec.tail && (chunks.is_empty() || bytes < max_bytes) {
             let (name, epoch, until) = rec.owner_of(at);
             let budget = max_bytes.saturating_sub(bytes).max(1);
-            let mut got = self.hot.read(epoch, at, until, budget).await?;
+            let mut got = self.hot.read(name, epoch, at, until, budget).await?;
             if got.is_empty() {
                 self.metrics.read_source.with_label_values(&["hot", "miss"]).inc();
                 got = match self.archive.read(name, epoch, at, until, budget).await? {

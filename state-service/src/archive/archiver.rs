@@ -72,7 +72,6 @@ impl Archiver {
                 }
             };
             backoff = if failed { (backoff * 2).min(Duration::from_secs(30)) } else { self.policy.interval };
-            self.metrics.hot_chunks.set(self.hot.hot_chunks() as i64);
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = self.wake.notified() => {}
@@ -85,6 +84,7 @@ impl Archiver {
     pub async fn pass(&self, now_ms: i64) -> Result<usize, SealError> {
         let mut sealed = 0;
         let mut first_error = None;
+        let mut backlog = 0;
         for name in self.hot.list().await? {
             let Some(rec) = self.hot.record(&name).await? else { continue };
             match self.seal_stream(&rec, now_ms).await {
@@ -93,7 +93,11 @@ impl Archiver {
                     first_error.get_or_insert(e);
                 }
             }
+            if let Some(after) = self.hot.record(&name).await? {
+                backlog += after.tail - after.hot_start.max(after.base);
+            }
         }
+        self.metrics.hot_chunks.set(backlog as i64);
         match first_error {
             Some(e) => Err(e),
             None => Ok(sealed),
@@ -129,7 +133,7 @@ impl Archiver {
     /// Writes the segment starting at `start` and lists it; returns its end.
     async fn seal_range(&self, rec: &StreamRecord, start: u64) -> Result<u64, SealError> {
         let until = rec.tail.min(start + self.policy.max_chunks);
-        let chunks = self.hot.read(rec.epoch, start, until, self.policy.max_bytes).await?;
+        let chunks = self.hot.read(&rec.name, rec.epoch, start, until, self.policy.max_bytes).await?;
         if chunks.first().map(|c| c.index) != Some(start) {
             return Err(SealError::Inconsistent(rec.name.to_string(), format!("hot log lacks chunk {start}")));
         }

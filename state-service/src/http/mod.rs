@@ -57,6 +57,11 @@ async fn readyz(State(state): State<AppState>) -> Response {
     if state.shutdown.is_cancelled() {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
     }
+    if !state.streams.hot.ready().await {
+        state.streams.metrics.ready.set(0);
+        return (StatusCode::SERVICE_UNAVAILABLE, "storage unavailable").into_response();
+    }
+    state.streams.metrics.ready.set(1);
     "ready".into_response()
 }
 

@@ -111,7 +111,7 @@ pub async fn post_stream(
         };
         if is_json_content_type(ct) { flatten_json(&body, false)? } else { Some(body) }
     };
-    if payload.is_some() && streams.hot.hot_chunks() >= streams.cfg.hot_max_chunks {
+    if payload.is_some() && streams.hot.over_headroom() {
         streams.metrics.append_rejections.with_label_values(&["backpressure"]).inc();
         return Err(crate::store::AppendError::Backpressure.into());
     }

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use bytes::Bytes;
 use redb::{Database, Durability, ReadableTable, TableDefinition, WriteTransaction};
-use tether_protocol::{Epoch, Offset, StreamName};
+use tether_protocol::{Epoch, StreamName};
 use tokio::sync::{mpsc, oneshot};
 
 use super::rules::{self, decide_append};
@@ -92,6 +92,8 @@ struct Shared {
 pub struct EmbeddedHotLog {
     shared: Arc<Shared>,
     tx: mpsc::Sender<Op>,
+    /// Appends are refused while more chunks than this wait to be archived.
+    hot_max_chunks: u64,
 }
 
 fn backend<E: std::fmt::Display>(e: E) -> BackendError {
@@ -119,7 +121,7 @@ pub fn open_database(dir: &Path) -> Result<Arc<Database>, BackendError> {
 impl EmbeddedHotLog {
     /// Loads every record and starts the writer thread. `fsync = false` trades durability for
     /// speed and exists for benchmarks only.
-    pub fn open(db: Arc<Database>, fsync: bool, now_ms: i64) -> Result<Arc<Self>, BackendError> {
+    pub fn open(db: Arc<Database>, fsync: bool, hot_max_chunks: u64, now_ms: i64) -> Result<Arc<Self>, BackendError> {
         let mut records = HashMap::new();
         let mut hot = 0;
         {
@@ -146,7 +148,7 @@ impl EmbeddedHotLog {
             .name("tether-redb-writer".into())
             .spawn(move || writer_loop(writer_shared, rx, fsync))
             .map_err(backend)?;
-        Ok(Arc::new(Self { shared, tx }))
+        Ok(Arc::new(Self { shared, tx, hot_max_chunks }))
     }
 
     async fn submit<T>(&self, make: impl FnOnce(Reply<T>) -> Op) -> Result<T, BackendError> {
@@ -187,7 +189,14 @@ impl HotLog for EmbeddedHotLog {
         Ok(self.shared.records.read().expect("records lock").keys().cloned().collect())
     }
 
-    async fn read(&self, epoch: Epoch, from: u64, until: u64, max_bytes: usize) -> Result<Vec<Chunk>, BackendError> {
+    async fn read(
+        &self,
+        _name: &StreamName,
+        epoch: Epoch,
+        from: u64,
+        until: u64,
+        max_bytes: usize,
+    ) -> Result<Vec<Chunk>, BackendError> {
         let db = self.shared.db.clone();
         tokio::task::spawn_blocking(move || read_chunks(&db, epoch, from, until, max_bytes)).await.map_err(backend)?
     }
@@ -207,8 +216,12 @@ impl HotLog for EmbeddedHotLog {
         self.submit(|r| Op::Trim(name.clone(), epoch, upto, r)).await?
     }
 
-    fn hot_chunks(&self) -> u64 {
-        self.shared.hot_chunks.load(Ordering::Relaxed)
+    fn over_headroom(&self) -> bool {
+        self.shared.hot_chunks.load(Ordering::Relaxed) >= self.hot_max_chunks
+    }
+
+    async fn ready(&self) -> bool {
+        !self.tx.is_closed()
     }
 
     fn notifier(&self) -> &TailNotifier {
@@ -392,14 +405,9 @@ impl Batch<'_> {
                     Some(s) if !self.expired(&s, now) => s,
                     _ => return Ok(Err(CreateError::SourceNotFound(spec.source.clone()))),
                 };
-                let at = match spec.at {
-                    None => source.tail,
-                    Some(o) if o == Offset::ZERO => 0,
-                    Some(o) => match o.epoch() {
-                        Some(e) if source.accepts_offset(o.index(), e) => o.index(),
-                        _ if o.index() > source.tail => return Ok(Err(CreateError::ForkOffsetBeyondTail)),
-                        _ => return Ok(Err(CreateError::ForkOffsetForeign)),
-                    },
+                let at = match rules::resolve_fork_at(&source, spec) {
+                    Ok(at) => at,
+                    Err(e) => return Ok(Err(e)),
                 };
                 match rules::plan_fork(&source, req, at) {
                     Ok(plan) => Some(plan),

@@ -6,6 +6,7 @@
 
 pub mod embedded;
 pub mod notify;
+pub mod redis;
 pub mod rules;
 
 use bytes::Bytes;
@@ -156,7 +157,8 @@ pub fn media_type_eq(a: &str, b: &str) -> bool {
     essence(a) == essence(b)
 }
 
-fn essence(ct: &str) -> String {
+/// The media type of a content type, lowercased, without parameters.
+pub fn essence(ct: &str) -> String {
     ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
 }
 
@@ -345,9 +347,16 @@ pub trait HotLog: Send + Sync + 'static {
     /// Every stream name (for the archiver and the expiry sweeper).
     async fn list(&self) -> Result<Vec<StreamName>, BackendError>;
 
-    /// Up to `max_chunks` / `max_bytes` (at least one chunk) of incarnation `epoch` from
+    /// Up to `max_bytes` (at least one chunk) of `name`'s incarnation `epoch` from
     /// `from` (inclusive) to `until` (exclusive), contiguous; empty when `from` is not held.
-    async fn read(&self, epoch: Epoch, from: u64, until: u64, max_bytes: usize) -> Result<Vec<Chunk>, BackendError>;
+    async fn read(
+        &self,
+        name: &StreamName,
+        epoch: Epoch,
+        from: u64,
+        until: u64,
+        max_bytes: usize,
+    ) -> Result<Vec<Chunk>, BackendError>;
 
     /// Records a read for the sliding TTL.
     async fn touch(&self, name: &StreamName, epoch: Epoch, now_ms: i64) -> Result<(), BackendError>;
@@ -358,8 +367,12 @@ pub trait HotLog: Send + Sync + 'static {
     /// Drops chunks below `upto` once they are archived; moves `hot_start`.
     async fn trim(&self, name: &StreamName, epoch: Epoch, upto: u64) -> Result<(), BackendError>;
 
-    /// Chunks held in the hot log across all streams (archive backlog, for headroom and metrics).
-    fn hot_chunks(&self) -> u64;
+    /// True while the hot log has no headroom left (archive backlog too large): appends are
+    /// refused with 503 until the archiver catches up.
+    fn over_headroom(&self) -> bool;
+
+    /// True while the backend answers (for `/readyz`).
+    async fn ready(&self) -> bool;
 
     fn notifier(&self) -> &TailNotifier;
 }

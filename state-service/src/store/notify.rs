@@ -49,6 +49,15 @@ impl TailNotifier {
         }
     }
 
+    /// Wakes every watcher without a new state, so it re-reads (used after notifications may
+    /// have been missed, e.g. while the Redis subscription was reconnecting).
+    pub fn nudge_all(&self) {
+        let map = self.inner.lock().expect("notifier lock poisoned");
+        for tx in map.values() {
+            tx.send_modify(|_| {});
+        }
+    }
+
     /// Number of incarnations currently watched.
     pub fn watched(&self) -> usize {
         self.inner.lock().expect("notifier lock poisoned").len()

@@ -190,6 +190,19 @@ pub fn plan_fork(source: &StreamRecord, req: &CreateRequest, at: u64) -> Result<
     })
 }
 
+/// The source chunk index a fork diverges at (`None`: the source's tail).
+pub fn resolve_fork_at(source: &StreamRecord, spec: &super::ForkSpec) -> Result<u64, CreateError> {
+    Ok(match spec.at {
+        None => source.tail,
+        Some(o) if o == tether_protocol::Offset::ZERO => 0,
+        Some(o) => match o.epoch() {
+            Some(e) if source.accepts_offset(o.index(), e) => o.index(),
+            _ if o.index() > source.tail => return Err(CreateError::ForkOffsetBeyondTail),
+            _ => return Err(CreateError::ForkOffsetForeign),
+        },
+    })
+}
+
 /// The first `n` bytes (or, for JSON chunks, the first `n` messages) of a chunk.
 pub fn prefix_of(chunk: &Bytes, n: u64, json: bool) -> Result<Bytes, CreateError> {
     if !json {

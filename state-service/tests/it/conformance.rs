@@ -18,7 +18,7 @@ async fn embedded_hot_log() {
             let dir = tempfile::tempdir().expect("tempdir");
             let db = open_database(dir.path()).expect("open");
             dirs.lock().expect("lock").push(dir);
-            EmbeddedHotLog::open(db, true, 0).expect("hot log") as Arc<dyn HotLog>
+            EmbeddedHotLog::open(db, true, u64::MAX, 0).expect("hot log") as Arc<dyn HotLog>
         }
     })
     .await;
@@ -64,4 +64,33 @@ async fn redis_sessions() {
     let pool =
         deadpool_redis::Config::from_url(&redis.url).create_pool(Some(deadpool_redis::Runtime::Tokio1)).expect("pool");
     conformance::sessions::run(Arc::new(tether_state::session::redis::RedisSessions::new(pool))).await;
+}
+
+fn redis_settings(url: &str) -> tether_state::store::redis::RedisSettings {
+    tether_state::store::redis::RedisSettings {
+        url: url.to_owned(),
+        wait_replicas: 0,
+        wait_timeout: std::time::Duration::from_secs(1),
+        op_timeout: std::time::Duration::from_secs(5),
+        max_memory_bytes: None,
+    }
+}
+
+#[tokio::test]
+async fn redis_hot_log() {
+    let redis = crate::servers::redis(false);
+    let url = redis.url.clone();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    conformance::hot_log::run(|| {
+        let (url, shutdown) = (url.clone(), shutdown.clone());
+        async move {
+            let client = redis::Client::open(url.as_str()).expect("client");
+            let mut conn = client.get_multiplexed_async_connection().await.expect("connect");
+            let _: () = redis::cmd("FLUSHALL").query_async(&mut conn).await.expect("flush");
+            tether_state::store::redis::RedisHotLog::connect(redis_settings(&url), shutdown).await.expect("hot log")
+                as Arc<dyn HotLog>
+        }
+    })
+    .await;
+    shutdown.cancel();
 }
