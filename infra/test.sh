@@ -7,10 +7,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/tether-test.XXXXXX")
-PIDS=()
+# Servers started by this script, one pid per line (written from subshells too).
+PIDFILE="$WORK/pids"
+: >"$PIDFILE"
 cleanup() {
-  for pid in "${PIDS[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]:-}"; do [ -n "$pid" ] && wait "$pid" 2>/dev/null || true; done
+  while read -r pid; do kill "$pid" 2>/dev/null || true; done <"$PIDFILE"
+  while read -r pid; do while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done; done <"$PIDFILE"
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -59,32 +61,49 @@ else
 fi
 
 # --- Durable Streams conformance ------------------------------------------------------------
-# Starts a binary whose first stdout line is "... listening on http://ADDR"; prints ADDR's URL.
+# Starts a server in the background and prints the http:// URL it announces ("listening on
+# URL" from tether-state, "Running on URL" from moto) on stdout or stderr.
 start_server() {
   local name=$1; shift
-  local out="$WORK/$name.out"
-  "$@" >"$out" 2>"$WORK/$name.log" &
-  PIDS+=($!)
+  "$@" >"$WORK/$name.out" 2>"$WORK/$name.log" &
   local pid=$!
+  echo "$pid" >>"$PIDFILE"
   for _ in $(seq 1 300); do
-    if grep -q 'listening on' "$out" 2>/dev/null; then
-      sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$out" | head -1
-      return 0
-    fi
+    local url
+    url=$(sed -n 's/.*\(listening\|Running\) on \(http:[^ ]*\).*/\2/p' "$WORK/$name.out" "$WORK/$name.log" 2>/dev/null | head -1)
+    if [ -n "$url" ]; then echo "$url"; return 0; fi
     if ! kill -0 "$pid" 2>/dev/null; then break; fi
     sleep 0.1
   done
   echo "$name did not start; log:" >&2; cat "$WORK/$name.log" >&2; return 1
 }
 
-step "Durable Streams conformance suite (embedded tether-state)"
+# Runs the suite against URL; vitest exits non-zero on any failure, and the grep guards
+# against a run that executed nothing.
+conformance() {
+  local label=$1 url=$2
+  echo "conformance: $label at $url"
+  (cd tests/conformance && NO_COLOR=1 FORCE_COLOR=0 CONFORMANCE_TEST_URL="$url" npx vitest run --reporter=default 2>&1) \
+    | grep -Ev '^ +(✓|↓) ' | tee "$WORK/conformance-$label.txt"
+  grep -Eq 'Tests +[0-9]+ passed' "$WORK/conformance-$label.txt" || { echo "the conformance suite ran no test" >&2; exit 1; }
+}
+
+step "Durable Streams conformance suite"
 (cd tests/conformance && npm ci --no-audit --no-fund --loglevel=error)
-URL=$(start_server tether-state "$ROOT/target/debug/tether-state" --listen 127.0.0.1:0 --data-dir "$WORK/conformance-data")
-echo "tether-state at $URL"
-# vitest exits non-zero on any failure; the grep guards against a run that executed nothing.
-(cd tests/conformance && NO_COLOR=1 FORCE_COLOR=0 CONFORMANCE_TEST_URL="$URL" npx vitest run --reporter=default 2>&1) \
-  | grep -Ev '^ +(✓|↓) ' | tee "$WORK/conformance.txt"
-grep -Eq 'Tests +[0-9]+ passed' "$WORK/conformance.txt" || { echo "the conformance suite ran no test" >&2; exit 1; }
+URL=$(start_server tether-state-embedded "$ROOT/target/debug/tether-state" --listen 127.0.0.1:0 --data-dir "$WORK/conformance-embedded")
+conformance embedded "$URL"
+
+# The same suite with Redis + S3: a real redis-server and moto on free ports.
+REDIS_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no >"$WORK/redis.log" 2>&1 &
+echo $! >>"$PIDFILE"
+S3_URL=$(start_server moto "$TETHER_MOTO_SERVER" -H 127.0.0.1 -p 0)
+for _ in $(seq 1 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+curl -sf -X PUT "$S3_URL/tether-conformance" >/dev/null
+URL=$(start_server tether-state-redis "$ROOT/target/debug/tether-state" --listen 127.0.0.1:0 \
+  --data-dir "$WORK/conformance-redis" --redis-url "redis://127.0.0.1:$REDIS_PORT" \
+  --s3-bucket tether-conformance --s3-endpoint "$S3_URL" --s3-region us-east-1 --s3-force-path-style)
+conformance redis-s3 "$URL"
 
 # --- Terraform -----------------------------------------------------------------------------
 if [ -f infra/terraform-check.sh ]; then

@@ -120,6 +120,10 @@ pub struct Values {
     /// Path-style S3 addressing (most S3-compatible stores need it) [default: false].
     #[arg(long, env = "TETHER_S3_FORCE_PATH_STYLE", num_args = 0..=1, default_missing_value = "true")]
     pub s3_force_path_style: Option<bool>,
+    /// Bound of one S3 operation including retries [default: 10s].
+    #[arg(long, env = "TETHER_S3_TIMEOUT", value_parser = humantime::parse_duration)]
+    #[serde(default, with = "opt_duration")]
+    pub s3_timeout: Option<Duration>,
     /// Key prefix inside the bucket [default: none].
     #[arg(long, env = "TETHER_S3_PREFIX")]
     pub s3_prefix: Option<String>,
@@ -184,6 +188,8 @@ pub struct S3Config {
     pub endpoint: Option<String>,
     pub force_path_style: bool,
     pub prefix: String,
+    #[serde(with = "humantime_serde_compat")]
+    pub timeout: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -219,6 +225,7 @@ impl Config {
             endpoint: v.s3_endpoint.clone().or(file.s3_endpoint.clone()),
             force_path_style: pick!(s3_force_path_style, false),
             prefix: pick!(s3_prefix, String::new()),
+            timeout: pick!(s3_timeout, Duration::from_secs(10)),
         });
         let redis = v.redis_url.clone().or(file.redis_url.clone()).map(|url| RedisConfig {
             url: match v.redis_password.clone() {

@@ -89,7 +89,7 @@ pub async fn start(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<R
                 endpoint: s3.endpoint.clone(),
                 force_path_style: s3.force_path_style,
                 prefix: s3.prefix.clone(),
-                operation_timeout: Duration::from_secs(10),
+                operation_timeout: s3.timeout,
             })
             .await,
         ),

@@ -14,6 +14,8 @@ pub struct Metrics {
     pub segments_sealed: IntCounter,
     pub archive_errors: IntCounter,
     pub streams_expired: IntCounter,
+    pub streams_recovered: IntCounter,
+    pub recovery_skipped: IntCounter,
     pub ready: IntGauge,
 }
 
@@ -50,6 +52,14 @@ impl Metrics {
             segments_sealed: counter("tether_state_segments_sealed_total", "Segments written to the archive"),
             archive_errors: counter("tether_state_archive_errors_total", "Failed archive passes"),
             streams_expired: counter("tether_state_streams_expired_total", "Streams removed by TTL or Expires-At"),
+            streams_recovered: counter(
+                "tether_state_streams_recovered_total",
+                "Streams rebuilt from the archive after the hot log forgot them",
+            ),
+            recovery_skipped: counter(
+                "tether_state_recovery_checks_skipped_total",
+                "Creates that could not check the archive for a forgotten stream (archive unreachable)",
+            ),
             ready: gauge("tether_state_ready", "1 when the service accepts traffic"),
             registry,
         }

@@ -8,7 +8,7 @@ use tether_protocol::{Offset, ReadFrom, StreamName};
 use tokio::sync::{Notify, watch};
 
 use crate::archive::reader::{ArchiveRead, ArchiveReader};
-use crate::archive::{ArchiveError, incarnation_prefix};
+use crate::archive::{ArchiveError, incarnation_prefix, load_latest};
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::store::{BackendError, Chunk, DeleteOutcome, HotLog, StreamRecord, TailState};
@@ -54,7 +54,10 @@ impl ReadBatch {
 impl Streams {
     /// The current record of a stream clients may use: present, not soft-deleted, not expired.
     pub async fn live_record(&self, name: &StreamName, now_ms: i64) -> Result<StreamRecord, ReadError> {
-        let rec = self.hot.record(name).await?.ok_or(ReadError::NotFound)?;
+        let rec = match self.hot.record(name).await? {
+            Some(rec) => rec,
+            None => self.recover(name, now_ms).await?.ok_or(ReadError::NotFound)?,
+        };
         if rec.soft_deleted {
             return Err(ReadError::Gone);
         }
@@ -63,6 +66,30 @@ impl Streams {
             return Err(ReadError::NotFound);
         }
         Ok(rec)
+    }
+
+    /// Rebuilds a stream the hot log has forgotten (Redis flushed or expired it) from its
+    /// archive: same epoch, same offsets, closed status kept; new appends continue after the
+    /// archived tail. `None` when the archive does not know the stream either.
+    pub async fn recover(&self, name: &StreamName, now_ms: i64) -> Result<Option<StreamRecord>, ReadError> {
+        let archive = self.archive.archive();
+        let Some(epoch) = load_latest(archive.as_ref(), name).await? else { return Ok(None) };
+        let Some(manifest) = self.archive.manifest(name, epoch).await? else { return Ok(None) };
+        let mut rec = manifest.record.clone();
+        let end = manifest.end().unwrap_or(rec.base);
+        rec.closed = rec.closed && rec.tail <= end;
+        rec.tail = end;
+        rec.hot_start = end;
+        rec.fork_refs = 0;
+        rec.soft_deleted = false;
+        rec.last_write_ms = now_ms;
+        if rec.expiry_ms(now_ms).is_some_and(|at| at <= now_ms) {
+            return Ok(None);
+        }
+        let restored = self.hot.restore(rec, now_ms).await?;
+        self.metrics.streams_recovered.inc();
+        tracing::info!(stream = %name, epoch = %restored.epoch, tail = restored.tail, "stream recovered from the archive");
+        Ok(Some(restored))
     }
 
     /// The wire offset for position `index` of `rec`.

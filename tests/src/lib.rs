@@ -1,6 +1,8 @@
 //! Harness for black-box tests: starts the real `tether-state` binary on port 0, learns its
 //! address from its first stdout line, and stops it by pid.
 
+pub mod servers;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -14,7 +14,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::reader::ArchiveReader;
-use super::{ArchiveError, Manifest, PutOutcome, SegmentEntry, load_manifest, manifest_key, segment_key};
+use super::{ArchiveError, Manifest, PutOutcome, SegmentEntry, load_manifest, manifest_key, segment_key, store_latest};
 use crate::metrics::Metrics;
 use crate::store::{BackendError, HotLog, StreamRecord};
 
@@ -41,8 +41,13 @@ pub enum SealError {
     Inconsistent(String, String),
 }
 
+/// How long an archiving lease lasts; renewed between segments.
+const LEASE_TTL: Duration = Duration::from_secs(30);
+
 pub struct Archiver {
     hot: Arc<dyn HotLog>,
+    /// This instance's lease identity.
+    holder: String,
     reader: Arc<ArchiveReader>,
     policy: SealPolicy,
     metrics: Arc<Metrics>,
@@ -51,7 +56,8 @@ pub struct Archiver {
 
 impl Archiver {
     pub fn new(hot: Arc<dyn HotLog>, reader: Arc<ArchiveReader>, policy: SealPolicy, metrics: Arc<Metrics>) -> Self {
-        Self { hot, reader, policy, metrics, wake: Arc::new(Notify::new()) }
+        let holder = format!("{:016x}", rand::random::<u64>());
+        Self { hot, holder, reader, policy, metrics, wake: Arc::new(Notify::new()) }
     }
 
     /// Wakes the archiver early (a stream was closed).
@@ -87,7 +93,13 @@ impl Archiver {
         let mut backlog = 0;
         for name in self.hot.list().await? {
             let Some(rec) = self.hot.record(&name).await? else { continue };
-            match self.seal_stream(&rec, now_ms).await {
+            // Another instance is archiving this stream right now.
+            if !self.hot.lease(&name, &self.holder, LEASE_TTL).await? {
+                continue;
+            }
+            let result = self.seal_stream(&rec, now_ms).await;
+            self.hot.release(&name, &self.holder).await?;
+            match result {
                 Ok(n) => sealed += n,
                 Err(e) => {
                     first_error.get_or_insert(e);
@@ -122,6 +134,9 @@ impl Archiver {
             let end = self.seal_range(&rec, start).await?;
             self.hot.trim(&rec.name, rec.epoch, end).await?;
             self.metrics.segments_sealed.inc();
+            if !self.hot.lease(&rec.name, &self.holder, LEASE_TTL).await? {
+                return Ok(sealed + 1);
+            }
             sealed += 1;
             match self.hot.record(&rec.name).await? {
                 Some(r) if r.epoch == rec.epoch => rec = r,
@@ -145,7 +160,10 @@ impl Archiver {
             Segment::new(rec.epoch, records).map_err(|e| SealError::Inconsistent(key.clone(), e.to_string()))?;
         let encoded = segment.encode();
         let (end, bytes) = match archive.put_if_absent(&key, encoded.clone()).await? {
-            PutOutcome::Created => (segment.end_index(), encoded.len() as u64),
+            PutOutcome::Created => {
+                self.reader.cache_segment(&key, &encoded);
+                (segment.end_index(), encoded.len() as u64)
+            }
             PutOutcome::Exists => self.adopt_existing(&key, &segment).await?,
         };
         let mut manifest = load_manifest(archive.as_ref(), &rec.name, rec.epoch).await?.unwrap_or(Manifest {
@@ -170,6 +188,8 @@ impl Archiver {
         manifest.record = rec.clone();
         let json = serde_json::to_vec(&manifest).expect("manifest serialises");
         archive.put(&manifest_key(&rec.name, rec.epoch), json.into()).await?;
+        self.reader.remember_manifest(&manifest);
+        store_latest(archive.as_ref(), &rec.name, rec.epoch).await?;
         Ok(end)
     }
 
@@ -208,6 +228,7 @@ impl Archiver {
         manifest.record = rec.clone();
         let json = serde_json::to_vec(&manifest).expect("manifest serialises");
         archive.put(&manifest_key(&rec.name, rec.epoch), json.into()).await?;
+        store_latest(archive.as_ref(), &rec.name, rec.epoch).await?;
         Ok(())
     }
 }

@@ -102,6 +102,33 @@ pub async fn load_manifest(
     }
 }
 
+/// Pointer to a stream's current incarnation, so the stream can be found from its name alone
+/// after the hot log forgot it.
+pub fn latest_key(name: &StreamName) -> String {
+    format!("streams/{name}/latest.json")
+}
+
+#[derive(Serialize, Deserialize)]
+struct Latest {
+    v: u8,
+    epoch: Epoch,
+}
+
+pub async fn store_latest(archive: &dyn Archive, name: &StreamName, epoch: Epoch) -> Result<(), ArchiveError> {
+    let json = serde_json::to_vec(&Latest { v: 1, epoch }).expect("pointer serialises");
+    archive.put(&latest_key(name), json.into()).await
+}
+
+pub async fn load_latest(archive: &dyn Archive, name: &StreamName) -> Result<Option<Epoch>, ArchiveError> {
+    let key = latest_key(name);
+    match archive.get(&key).await? {
+        None => Ok(None),
+        Some(raw) => serde_json::from_slice::<Latest>(&raw)
+            .map(|l| Some(l.epoch))
+            .map_err(|e| ArchiveError::Corrupt { key, reason: e.to_string() }),
+    }
+}
+
 pub fn incarnation_prefix(name: &StreamName, epoch: Epoch) -> String {
     format!("streams/{name}/{epoch}/")
 }

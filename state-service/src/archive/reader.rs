@@ -5,8 +5,9 @@
 //! invalidation. Every fetch is counted by the tier that served it: `memory`, `disk`, or the
 //! archive itself (`archive`).
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use foyer::{BlockEngineConfig, DeviceBuilder, FsDeviceBuilder, HybridCache, HybridCacheBuilder, Source};
@@ -24,9 +25,15 @@ pub struct CacheSettings {
     pub dir: PathBuf,
 }
 
+/// Most manifests remembered in memory.
+const MANIFEST_CACHE_ENTRIES: usize = 10_000;
+
 pub struct ArchiveReader {
     archive: Arc<dyn Archive>,
     cache: HybridCache<String, Vec<u8>>,
+    /// Manifests only ever grow, so a remembered one is right about every segment it lists;
+    /// a position past its end is looked up again.
+    manifests: Mutex<HashMap<(StreamName, Epoch), Arc<Manifest>>>,
     metrics: Arc<Metrics>,
 }
 
@@ -56,7 +63,7 @@ impl ArchiveReader {
             .build()
             .await
             .map_err(|e| failed(&e))?;
-        Ok(Self { archive, cache, metrics })
+        Ok(Self { archive, cache, manifests: Mutex::new(HashMap::new()), metrics })
     }
 
     /// Flushes and closes the cache.
@@ -71,7 +78,37 @@ impl ArchiveReader {
     }
 
     pub async fn manifest(&self, name: &StreamName, epoch: Epoch) -> Result<Option<Manifest>, ArchiveError> {
-        load_manifest(self.archive.as_ref(), name, epoch).await
+        let loaded = load_manifest(self.archive.as_ref(), name, epoch).await?;
+        if let Some(m) = &loaded {
+            self.remember_manifest(m);
+        }
+        Ok(loaded)
+    }
+
+    /// Write-through from the archiver after it stored `manifest`.
+    pub fn remember_manifest(&self, manifest: &Manifest) {
+        let mut cache = self.manifests.lock().expect("manifest cache lock");
+        if cache.len() >= MANIFEST_CACHE_ENTRIES {
+            // Bounded: dropping an arbitrary entry only costs one more lookup later.
+            if let Some(victim) = cache.keys().next().cloned() {
+                cache.remove(&victim);
+            }
+        }
+        cache.insert((manifest.name.clone(), manifest.epoch), Arc::new(manifest.clone()));
+    }
+
+    /// The remembered manifest when it covers `index`, else a fresh one.
+    async fn manifest_covering(
+        &self,
+        name: &StreamName,
+        epoch: Epoch,
+        index: u64,
+    ) -> Result<Option<Arc<Manifest>>, ArchiveError> {
+        let remembered = self.manifests.lock().expect("manifest cache lock").get(&(name.clone(), epoch)).cloned();
+        if let Some(m) = remembered.filter(|m| m.find(index).is_some()) {
+            return Ok(Some(m));
+        }
+        Ok(self.manifest(name, epoch).await?.map(Arc::new))
     }
 
     /// Chunks from `from` (inclusive) to `until` (exclusive), at most `max_bytes` (at least one).
@@ -83,7 +120,7 @@ impl ArchiveReader {
         until: u64,
         max_bytes: usize,
     ) -> Result<ArchiveRead, ArchiveError> {
-        let Some(manifest) = self.manifest(name, epoch).await? else {
+        let Some(manifest) = self.manifest_covering(name, epoch, from).await? else {
             return Ok(ArchiveRead::Missing);
         };
         let mut out = Vec::new();
@@ -92,7 +129,7 @@ impl ArchiveReader {
         while at < until && (out.is_empty() || bytes < max_bytes) {
             let Some(entry) = manifest.find(at) else { break };
             let key = segment_key(name, epoch, entry.first);
-            let data = self.segment(&key).await?;
+            let Some(data) = self.segment(&key).await? else { break };
             let seg = Segment::decode_from(&data, at)
                 .map_err(|e| ArchiveError::Corrupt { key: key.clone(), reason: e.to_string() })?;
             for rec in seg.records {
@@ -107,23 +144,31 @@ impl ArchiveReader {
         Ok(if out.is_empty() { ArchiveRead::Missing } else { ArchiveRead::Chunks(out) })
     }
 
-    async fn segment(&self, key: &str) -> Result<Bytes, ArchiveError> {
+    /// Write-through from the archiver: a freshly sealed segment is served from the cache
+    /// (also while the archive itself is unreachable).
+    pub fn cache_segment(&self, key: &str, data: &Bytes) {
+        self.cache.insert(key.to_owned(), data.to_vec());
+    }
+
+    async fn segment(&self, key: &str) -> Result<Option<Bytes>, ArchiveError> {
         let tier = |t: &str, r: &str| self.metrics.read_source.with_label_values(&[t, r]).inc();
         match self.cache.get(key).await {
             Ok(Some(entry)) => {
                 tier(if entry.source() == Source::Disk { "disk" } else { "memory" }, "hit");
-                return Ok(Bytes::copy_from_slice(entry.value()));
+                return Ok(Some(Bytes::copy_from_slice(entry.value())));
             }
             Ok(None) => tier("cache", "miss"),
             // A broken cache only costs a fetch from the archive.
             Err(e) => tracing::warn!(error = %e, key, "segment cache read failed"),
         }
-        let data = self.archive.get(key).await?.ok_or_else(|| ArchiveError::Corrupt {
-            key: key.to_owned(),
-            reason: "listed in the manifest but missing".into(),
-        })?;
+        let Some(data) = self.archive.get(key).await? else {
+            // Listed but gone: the archive's own retention (bucket lifecycle) removed it.
+            tier("archive", "miss");
+            tracing::warn!(key, "segment listed in the manifest is gone from the archive (retention)");
+            return Ok(None);
+        };
         tier("archive", "hit");
         self.cache.insert(key.to_owned(), data.to_vec());
-        Ok(data)
+        Ok(Some(data))
     }
 }

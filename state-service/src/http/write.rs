@@ -5,6 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use futures::StreamExt;
 use serde_json::value::RawValue;
 use tether_protocol::headers as h;
 use tether_protocol::{Offset, ProducerHeaders, ReadFrom, StreamName};
@@ -36,6 +37,20 @@ pub async fn put_stream(
         return Err(ApiError::BadHeader("send Stream-TTL or Stream-Expires-At, not both".into()));
     }
     let streams = &state.streams;
+    if streams.hot.record(&name).await?.is_none() {
+        // A stream the hot log forgot keeps its identity: recreating it must not start over.
+        // With the archive unreachable, creation goes on (new streams stay available during an
+        // S3 outage); should the name have had an archived past, its old offsets then get the
+        // explicit `offset_epoch_mismatch` verdict, never someone else's bytes.
+        match streams.recover(&name, crate::now_ms()).await {
+            Ok(_) => {}
+            Err(ReadError::Archive(e)) => {
+                streams.metrics.recovery_skipped.inc();
+                tracing::warn!(stream = %name, error = %e, "archive unreachable; creating without the recovery check");
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
     let mut fork = parse_fork(&headers)?;
     let body = read_body(&headers, body, streams.cfg.max_chunk_bytes).await?;
     // A fork's content type (and so its JSON mode) comes from the source when not given.
@@ -118,7 +133,13 @@ pub async fn post_stream(
     let has_producer = producer.is_some();
     let bytes = payload.as_ref().map_or(0, |p| p.len());
     let req = AppendRequest { payload, content_type, stream_seq, producer, close };
-    let outcome = match streams.hot.append(&name, req, crate::now_ms()).await {
+    let mut outcome = streams.hot.append(&name, req.clone(), crate::now_ms()).await;
+    if matches!(outcome, Err(crate::store::AppendError::NotFound))
+        && streams.recover(&name, crate::now_ms()).await?.is_some()
+    {
+        outcome = streams.hot.append(&name, req, crate::now_ms()).await;
+    }
+    let outcome = match outcome {
         Ok(o) => o,
         Err(e) => {
             let err = ApiError::from(e);
@@ -195,13 +216,40 @@ fn origin(headers: &HeaderMap) -> String {
     format!("{proto}://{host}")
 }
 
+/// A rejected oversized body is still read (and dropped) up to this many bytes, so the client
+/// can finish sending and read its 413 instead of seeing a reset connection.
+const DRAIN_CAP: usize = 64 << 20;
+
 /// Reads the body, refusing more than `limit` bytes with 413.
 async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
     let declared = header(headers, "content-length")?.and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
+    let mut frames = body.into_data_stream();
+    let mut buf = bytes::BytesMut::with_capacity(declared.map_or(0, |d| d.min(limit as u64) as usize));
+    let mut seen = 0usize;
+    let mut too_large = declared.is_some_and(|n| n > limit as u64);
+    while let Some(frame) = frames.next().await {
+        let frame = match frame {
+            Ok(f) => f,
+            Err(_) if too_large => break,
+            // A body cut short is never stored as if it were whole.
+            Err(e) => return Err(ApiError::BadBody(format!("request body ended early: {e}"))),
+        };
+        seen += frame.len();
+        if seen > limit {
+            too_large = true;
+        }
+        if too_large {
+            if seen > DRAIN_CAP {
+                break;
+            }
+            continue;
+        }
+        buf.extend_from_slice(&frame);
+    }
+    if too_large {
         return Err(ApiError::TooLarge { limit });
     }
-    axum::body::to_bytes(body, limit).await.map_err(|_| ApiError::TooLarge { limit })
+    Ok(buf.freeze())
 }
 
 /// Validates a JSON body and flattens one array level; messages are stored joined by `,`.

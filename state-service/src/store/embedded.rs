@@ -41,6 +41,7 @@ enum Op {
     Delete(StreamName, Reply<Result<DeleteOutcome, DeleteError>>),
     Expire(StreamName, Epoch, i64, Reply<Result<Option<DeleteOutcome>, BackendError>>),
     Trim(StreamName, Epoch, u64, Reply<Result<(), BackendError>>),
+    Restore(Box<StreamRecord>, Reply<Result<StreamRecord, BackendError>>),
 }
 
 /// The result of applying one op inside a transaction, sent only after the commit.
@@ -50,6 +51,7 @@ enum Answer {
     Delete(Result<DeleteOutcome, DeleteError>),
     Expire(Option<DeleteOutcome>),
     Trim,
+    Restore(Box<StreamRecord>),
 }
 
 impl Op {
@@ -62,6 +64,7 @@ impl Op {
             (Op::Delete(_, r), Answer::Delete(v)) => drop(r.send(v)),
             (Op::Expire(_, _, _, r), Answer::Expire(v)) => drop(r.send(Ok(v))),
             (Op::Trim(_, _, _, r), Answer::Trim) => drop(r.send(Ok(()))),
+            (Op::Restore(_, r), Answer::Restore(v)) => drop(r.send(Ok(*v))),
             _ => unreachable!("Batch::apply answers every op with its own variant"),
         }
     }
@@ -74,6 +77,7 @@ impl Op {
             Op::Delete(_, r) => drop(r.send(Err(e.clone().into()))),
             Op::Expire(_, _, _, r) => drop(r.send(Err(e.clone()))),
             Op::Trim(_, _, _, r) => drop(r.send(Err(e.clone()))),
+            Op::Restore(_, r) => drop(r.send(Err(e.clone()))),
         }
     }
 }
@@ -216,6 +220,20 @@ impl HotLog for EmbeddedHotLog {
         self.submit(|r| Op::Trim(name.clone(), epoch, upto, r)).await?
     }
 
+    async fn restore(&self, rec: StreamRecord, now_ms: i64) -> Result<StreamRecord, BackendError> {
+        self.shared.touches.lock().expect("touch lock").insert(rec.epoch, now_ms);
+        self.submit(|r| Op::Restore(Box::new(rec), r)).await?
+    }
+
+    /// One process owns the database file (redb locks it), so its archiver never competes.
+    async fn lease(&self, _name: &StreamName, _holder: &str, _ttl: std::time::Duration) -> Result<bool, BackendError> {
+        Ok(true)
+    }
+
+    async fn release(&self, _name: &StreamName, _holder: &str) -> Result<(), BackendError> {
+        Ok(())
+    }
+
     fn over_headroom(&self) -> bool {
         self.shared.hot_chunks.load(Ordering::Relaxed) >= self.hot_max_chunks
     }
@@ -335,6 +353,7 @@ impl Batch<'_> {
                 self.trim(name, *epoch, *upto)?;
                 Answer::Trim
             }
+            Op::Restore(rec, _) => Answer::Restore(Box::new(self.restore(rec)?)),
         })
     }
 
@@ -571,6 +590,17 @@ impl Batch<'_> {
         }
         self.put(&src)?;
         Ok(Vec::new())
+    }
+
+    fn restore(&mut self, rec: &StreamRecord) -> Result<StreamRecord, BackendError> {
+        if let Some(existing) = self.get(&rec.name)? {
+            return Ok(existing);
+        }
+        let mut epochs = self.txn.open_table(EPOCHS).map_err(backend)?;
+        epochs.insert(rec.epoch.get(), rec.name.as_str()).map_err(backend)?;
+        drop(epochs);
+        self.put(rec)?;
+        Ok(rec.clone())
     }
 
     fn trim(&mut self, name: &StreamName, epoch: Epoch, upto: u64) -> Result<(), BackendError> {

@@ -367,6 +367,16 @@ pub trait HotLog: Send + Sync + 'static {
     /// Drops chunks below `upto` once they are archived; moves `hot_start`.
     async fn trim(&self, name: &StreamName, epoch: Epoch, upto: u64) -> Result<(), BackendError>;
 
+    /// Puts back a record rebuilt from its archive snapshot (the hot log forgot the stream);
+    /// returns the record now current (someone else's if it was restored or recreated first).
+    async fn restore(&self, rec: StreamRecord, now_ms: i64) -> Result<StreamRecord, BackendError>;
+
+    /// Takes or renews the archiving lease of `name` for `holder` (false: someone else holds it).
+    async fn lease(&self, name: &StreamName, holder: &str, ttl: std::time::Duration) -> Result<bool, BackendError>;
+
+    /// Gives the lease back early.
+    async fn release(&self, name: &StreamName, holder: &str) -> Result<(), BackendError>;
+
     /// True while the hot log has no headroom left (archive backlog too large): appends are
     /// refused with 503 until the archiver catches up.
     fn over_headroom(&self) -> bool;

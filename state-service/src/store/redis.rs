@@ -70,6 +70,8 @@ struct Scripts {
     refs: Script,
     trim: Script,
     touch: Script,
+    restore: Script,
+    lease: Script,
 }
 
 fn script(body: &str) -> Script {
@@ -159,6 +161,8 @@ impl RedisHotLog {
                 refs: script(include_str!("lua/refs.lua")),
                 trim: script(include_str!("lua/trim.lua")),
                 touch: script(include_str!("lua/touch.lua")),
+                restore: script(include_str!("lua/restore.lua")),
+                lease: script(include_str!("lua/lease.lua")),
             },
             settings,
             notifier: TailNotifier::default(),
@@ -700,6 +704,49 @@ impl HotLog for RedisHotLog {
         let k = keys(name);
         let mut inv = self.scripts.trim.prepare_invoke();
         inv.key(&k.record).key(&k.chunks).arg(epoch.to_string()).arg(upto);
+        let mut conn = self.conn().await?;
+        let _: i64 = self.timed(inv.invoke_async(&mut *conn)).await?;
+        Ok(())
+    }
+
+    async fn restore(&self, rec: StreamRecord, now_ms: i64) -> Result<StreamRecord, BackendError> {
+        let stat = StaticPart {
+            config: rec.config.clone(),
+            lineage: rec.lineage.clone(),
+            fork: rec.fork.clone(),
+            created_ms: rec.created_ms,
+        };
+        let mut conn = self.conn().await?;
+        let _: i64 =
+            self.timed(redis::cmd("SADD").arg(STREAMS_INDEX).arg(rec.name.as_str()).query_async(&mut *conn)).await?;
+        drop(conn);
+        let mut inv = self.invoke(&self.scripts.restore, &keys(&rec.name));
+        inv.arg(rec.epoch.to_string())
+            .arg(serde_json::to_string(&stat).map_err(corrupt)?)
+            .arg(essence(&rec.config.content_type))
+            .arg(rec.config.ttl_secs.map(|t| t.to_string()).unwrap_or_default())
+            .arg(rec.config.expires_at.as_ref().map(|e| e.unix_ms.to_string()).unwrap_or_default())
+            .arg(if rec.closed { "1" } else { "0" })
+            .arg(rec.base)
+            .arg(rec.tail)
+            .arg(now_ms);
+        let mut conn = self.conn().await?;
+        let _: i64 = self.timed(inv.invoke_async(&mut *conn)).await?;
+        drop(conn);
+        self.record(&rec.name).await?.ok_or_else(|| corrupt("restored record vanished"))
+    }
+
+    async fn lease(&self, name: &StreamName, holder: &str, ttl: Duration) -> Result<bool, BackendError> {
+        let mut inv = self.scripts.lease.prepare_invoke();
+        inv.key(format!("tether:lease:{{{name}}}")).arg(holder).arg(ttl.as_millis() as u64).arg("take");
+        let mut conn = self.conn().await?;
+        let got: i64 = self.timed(inv.invoke_async(&mut *conn)).await?;
+        Ok(got == 1)
+    }
+
+    async fn release(&self, name: &StreamName, holder: &str) -> Result<(), BackendError> {
+        let mut inv = self.scripts.lease.prepare_invoke();
+        inv.key(format!("tether:lease:{{{name}}}")).arg(holder).arg(0).arg("release");
         let mut conn = self.conn().await?;
         let _: i64 = self.timed(inv.invoke_async(&mut *conn)).await?;
         Ok(())

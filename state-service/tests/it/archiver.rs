@@ -108,8 +108,8 @@ async fn adopts_a_segment_written_before_a_crash() {
     assert_eq!(manifest.segments.len(), 1);
     assert_eq!(
         r.archive.list(&format!("streams/{}/", rec.name)).await.expect("list").len(),
-        2,
-        "one segment, one manifest"
+        3,
+        "one segment, one manifest, the latest pointer"
     );
 }
 

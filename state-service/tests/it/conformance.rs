@@ -44,7 +44,7 @@ async fn s3_archive_against_moto() {
         std::env::var_os("AWS_ACCESS_KEY_ID").is_some(),
         "the S3 client reads the standard AWS chain: export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test (infra/test.sh does)"
     );
-    let moto = crate::servers::moto("tether-conformance").await;
+    let moto = tether_tests::servers::moto("tether-conformance").await;
     let archive = S3Archive::connect(&S3Settings {
         bucket: "tether-conformance".into(),
         region: "us-east-1".into(),
@@ -60,7 +60,7 @@ async fn s3_archive_against_moto() {
 
 #[tokio::test]
 async fn redis_sessions() {
-    let redis = crate::servers::redis(false);
+    let redis = tether_tests::servers::redis(false);
     let pool =
         deadpool_redis::Config::from_url(&redis.url).create_pool(Some(deadpool_redis::Runtime::Tokio1)).expect("pool");
     conformance::sessions::run(Arc::new(tether_state::session::redis::RedisSessions::new(pool))).await;
@@ -78,7 +78,7 @@ fn redis_settings(url: &str) -> tether_state::store::redis::RedisSettings {
 
 #[tokio::test]
 async fn redis_hot_log() {
-    let redis = crate::servers::redis(false);
+    let redis = tether_tests::servers::redis(false);
     let url = redis.url.clone();
     let shutdown = tokio_util::sync::CancellationToken::new();
     conformance::hot_log::run(|| {

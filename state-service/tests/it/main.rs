@@ -3,4 +3,3 @@
 
 mod archiver;
 mod conformance;
-mod servers;

@@ -1,5 +1,6 @@
 //! Real servers for the tests, each on a free port and stopped by pid when dropped:
-//! `moto_server` (S3 API) and `redis-server`.
+//! `moto_server` (S3 API) and `redis-server`. Paths come from `TETHER_MOTO_SERVER` /
+//! `TETHER_REDIS_SERVER` (set by `infra/test.sh`), else `PATH`.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -11,7 +12,7 @@ fn program(env: &str, default: &str) -> String {
 pub struct Server {
     child: Child,
     pub url: String,
-    _dir: Option<tempfile::TempDir>,
+    dir: Option<tempfile::TempDir>,
 }
 
 impl Drop for Server {
@@ -21,12 +22,11 @@ impl Drop for Server {
     }
 }
 
-/// Starts `moto_server` on port 0 (path from `TETHER_MOTO_SERVER`, else `PATH`) and creates
-/// `bucket`.
-pub async fn moto(bucket: &str) -> Server {
+/// Starts `moto_server` on `port` (0: any) and creates `bucket`.
+pub async fn moto_on(port: u16, bucket: &str) -> Server {
     let bin = program("TETHER_MOTO_SERVER", "moto_server");
     let mut child = Command::new(&bin)
-        .args(["-H", "127.0.0.1", "-p", "0"])
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -48,26 +48,30 @@ pub async fn moto(bucket: &str) -> Server {
     })
     .await
     .expect("moto start");
-    let conf = aws_sdk_s3::config::Builder::new()
-        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-        .region(aws_sdk_s3::config::Region::new("us-east-1"))
-        .endpoint_url(&url)
-        .force_path_style(true)
-        .credentials_provider(aws_sdk_s3::config::Credentials::new("test", "test", None, None, "tests"))
-        .build();
-    aws_sdk_s3::Client::from_conf(conf).create_bucket().bucket(bucket).send().await.expect("create bucket");
-    Server { child, url, _dir: None }
+    // moto accepts unsigned requests: a plain PUT creates the bucket.
+    let status = reqwest::Client::new().put(format!("{url}/{bucket}")).send().await.expect("create bucket").status();
+    assert!(status.is_success(), "creating bucket {bucket}: {status}");
+    Server { child, url, dir: None }
 }
 
-/// Starts `redis-server` (from `TETHER_REDIS_SERVER`, else `PATH`) on a free port, without
-/// persistence unless `aof`.
+/// Starts `moto_server` on a free port and creates `bucket`.
+pub async fn moto(bucket: &str) -> Server {
+    moto_on(0, bucket).await
+}
+
+/// Starts `redis-server` on a free port, without persistence unless `aof`.
 pub fn redis(aof: bool) -> Server {
-    let bin = program("TETHER_REDIS_SERVER", "redis-server");
     let dir = tempfile::tempdir().expect("tempdir");
-    let port = free_port();
+    redis_in(free_port(), aof, dir)
+}
+
+/// Starts `redis-server` on `port` with its files in `dir` (so a restart finds its AOF).
+pub fn redis_in(port: u16, aof: bool, dir: tempfile::TempDir) -> Server {
+    let bin = program("TETHER_REDIS_SERVER", "redis-server");
     let mut cmd = Command::new(&bin);
     cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""]);
-    cmd.args(["--appendonly", if aof { "yes" } else { "no" }, "--dir"]).arg(dir.path());
+    // `appendfsync always`: an acknowledged write survives the restart the test does.
+    cmd.args(["--appendonly", if aof { "yes" } else { "no" }, "--appendfsync", "always", "--dir"]).arg(dir.path());
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -84,10 +88,23 @@ pub fn redis(aof: bool) -> Server {
         }
     }
     std::thread::spawn(move || for _ in reader.lines() {});
-    Server { child, url: format!("redis://127.0.0.1:{port}"), _dir: Some(dir) }
+    Server { child, url: format!("redis://127.0.0.1:{port}"), dir: Some(dir) }
+}
+
+impl Server {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Stops the server and hands back its data directory (for a restart on the same port).
+    pub fn stop(mut self) -> Option<tempfile::TempDir> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.dir.take()
+    }
 }
 
 /// A port that was free a moment ago (redis-server cannot bind port 0 and report it).
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
