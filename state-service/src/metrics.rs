@@ -17,6 +17,7 @@ pub struct Metrics {
     pub streams_recovered: IntCounter,
     pub recovery_skipped: IntCounter,
     pub ready: IntGauge,
+    pub backend_used_bytes: IntGauge,
 }
 
 impl Metrics {
@@ -59,6 +60,10 @@ impl Metrics {
             recovery_skipped: counter(
                 "tether_state_recovery_checks_skipped_total",
                 "Creates that could not check the archive for a forgotten stream (archive unreachable)",
+            ),
+            backend_used_bytes: gauge(
+                "tether_state_hot_log_used_bytes",
+                "Memory the hot log backend uses (Redis used_memory)",
             ),
             ready: gauge("tether_state_ready", "1 when the service accepts traffic"),
             registry,

@@ -125,18 +125,19 @@ impl Streams {
             let (name, epoch, until) = rec.owner_of(at);
             let budget = max_bytes.saturating_sub(bytes).max(1);
             let mut got = self.hot.read(name, epoch, at, until, budget).await?;
+            let tier = self.hot.tier();
             if got.is_empty() {
-                self.metrics.read_source.with_label_values(&["hot", "miss"]).inc();
+                self.metrics.read_source.with_label_values(&[tier, "miss"]).inc();
                 got = match self.archive.read(name, epoch, at, until, budget).await? {
                     ArchiveRead::Chunks(c) => c,
                     ArchiveRead::Missing if chunks.is_empty() => {
-                        self.metrics.read_source.with_label_values(&["archive", "miss"]).inc();
+                        self.metrics.read_source.with_label_values(&[self.archive.archive().tier(), "miss"]).inc();
                         return Err(ReadError::OffsetGone(Self::mint(rec, at).to_string()));
                     }
                     ArchiveRead::Missing => break,
                 };
             } else {
-                self.metrics.read_source.with_label_values(&["hot", "hit"]).inc();
+                self.metrics.read_source.with_label_values(&[tier, "hit"]).inc();
             }
             for c in got {
                 if !chunks.is_empty() && bytes + c.payload.len() > max_bytes {

@@ -99,6 +99,10 @@ impl Archive for LocalArchive {
         }
     }
 
+    fn tier(&self) -> &'static str {
+        "local"
+    }
+
     async fn list(&self, prefix: &str) -> Result<Vec<String>, ArchiveError> {
         let root = self.root.clone();
         let prefix = prefix.to_owned();

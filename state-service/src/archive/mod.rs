@@ -86,6 +86,9 @@ pub trait Archive: Send + Sync + 'static {
     async fn delete_prefix(&self, prefix: &str) -> Result<(), ArchiveError>;
     /// Keys under `prefix`, sorted.
     async fn list(&self, prefix: &str) -> Result<Vec<String>, ArchiveError>;
+
+    /// Name of the tier for metrics labels (`local`, `s3`).
+    fn tier(&self) -> &'static str;
 }
 
 pub async fn load_manifest(

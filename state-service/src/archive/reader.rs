@@ -163,11 +163,11 @@ impl ArchiveReader {
         }
         let Some(data) = self.archive.get(key).await? else {
             // Listed but gone: the archive's own retention (bucket lifecycle) removed it.
-            tier("archive", "miss");
+            tier(self.archive.tier(), "miss");
             tracing::warn!(key, "segment listed in the manifest is gone from the archive (retention)");
             return Ok(None);
         };
-        tier("archive", "hit");
+        tier(self.archive.tier(), "hit");
         self.cache.insert(key.to_owned(), data.to_vec());
         Ok(Some(data))
     }

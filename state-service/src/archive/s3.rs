@@ -144,6 +144,10 @@ impl Archive for S3Archive {
         Ok(())
     }
 
+    fn tier(&self) -> &'static str {
+        "s3"
+    }
+
     async fn list(&self, prefix: &str) -> Result<Vec<String>, ArchiveError> {
         let mut out = Vec::new();
         let mut pages =

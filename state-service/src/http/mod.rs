@@ -66,6 +66,9 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
+    if let Some(used) = state.streams.hot.used_bytes() {
+        state.streams.metrics.backend_used_bytes.set(used as i64);
+    }
     let body = state.streams.metrics.render();
     ([("content-type", "text/plain; version=0.0.4")], body).into_response()
 }

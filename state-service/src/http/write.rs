@@ -127,8 +127,9 @@ pub async fn post_stream(
         if is_json_content_type(ct) { flatten_json(&body, false)? } else { Some(body) }
     };
     if payload.is_some() && streams.hot.over_headroom() {
-        streams.metrics.append_rejections.with_label_values(&["backpressure"]).inc();
-        return Err(crate::store::AppendError::Backpressure.into());
+        let err = ApiError::from(crate::store::AppendError::Backpressure);
+        streams.metrics.append_rejections.with_label_values(&[err.code()]).inc();
+        return Err(err);
     }
     let has_producer = producer.is_some();
     let bytes = payload.as_ref().map_or(0, |p| p.len());

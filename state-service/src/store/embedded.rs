@@ -234,6 +234,14 @@ impl HotLog for EmbeddedHotLog {
         Ok(())
     }
 
+    fn tier(&self) -> &'static str {
+        "embedded"
+    }
+
+    fn used_bytes(&self) -> Option<u64> {
+        None
+    }
+
     fn over_headroom(&self) -> bool {
         self.shared.hot_chunks.load(Ordering::Relaxed) >= self.hot_max_chunks
     }

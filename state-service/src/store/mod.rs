@@ -381,6 +381,12 @@ pub trait HotLog: Send + Sync + 'static {
     /// refused with 503 until the archiver catches up.
     fn over_headroom(&self) -> bool;
 
+    /// Name of the tier for metrics labels (`embedded`, `redis`).
+    fn tier(&self) -> &'static str;
+
+    /// Memory the backend uses, when it can tell (Redis `used_memory`).
+    fn used_bytes(&self) -> Option<u64>;
+
     /// True while the backend answers (for `/readyz`).
     async fn ready(&self) -> bool;
 

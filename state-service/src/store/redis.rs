@@ -752,6 +752,14 @@ impl HotLog for RedisHotLog {
         Ok(())
     }
 
+    fn tier(&self) -> &'static str {
+        "redis"
+    }
+
+    fn used_bytes(&self) -> Option<u64> {
+        Some(self.used_memory.load(Ordering::Relaxed))
+    }
+
     fn over_headroom(&self) -> bool {
         self.settings.max_memory_bytes.is_some_and(|max| self.used_memory.load(Ordering::Relaxed) >= max)
     }

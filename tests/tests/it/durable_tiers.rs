@@ -358,3 +358,29 @@ fn signal(pid: u32, sig: &str) {
     let status = std::process::Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status().expect("kill");
     assert!(status.success());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_memory_headroom_refuses_appends_clearly() {
+    let redis = servers::redis(false);
+    let s3 = servers::moto(BUCKET).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    // One byte of headroom: Redis always uses more, so appends must be refused.
+    let state =
+        StateProcess::start(&dir.path().join("a"), &state_args(&redis, &s3, &["--redis-max-memory-bytes", "1"]), &[]);
+    let c = reqwest::Client::new();
+    let url = state.stream_url("headroom/a");
+    assert_eq!(
+        c.put(&url).header("content-type", "application/octet-stream").send().await.expect("create").status(),
+        201
+    );
+    let r = append(&c, &url, 0, 0).await.expect("append");
+    assert_eq!(r.status(), 503);
+    assert!(r.headers().contains_key("retry-after"));
+    let body: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "archive_backlog_full");
+    let used = metric(&c, &state.url, "tether_state_hot_log_used_bytes ").await.expect("gauge");
+    assert!(used > 1.0, "the gauge shows Redis memory use");
+    let refused =
+        metric(&c, &state.url, "tether_state_append_rejections_total{reason=\"archive_backlog_full\"} ").await;
+    assert_eq!(refused, Some(1.0));
+}

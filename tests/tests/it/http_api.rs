@@ -125,7 +125,7 @@ async fn sealed_segments_serve_old_chunks_from_the_archive() {
     let m = c.get(format!("{}/metrics", state.url)).send().await.expect("metrics").text().await.expect("text");
     // The hot log no longer holds them; the sealed segments (written through to the segment
     // cache by the archiver) served them.
-    assert!(m.contains("tether_state_read_source_total{result=\"miss\",tier=\"hot\"}"), "{m}");
+    assert!(m.contains("tether_state_read_source_total{result=\"miss\",tier=\"embedded\"}"), "{m}");
     assert!(m.contains("tether_state_read_source_total{result=\"hit\",tier=\"memory\"}"), "{m}");
     let mut entries: Vec<String> = std::fs::read_dir(data.join("archive/streams/archive/a"))
         .expect("archive dir")
