@@ -112,13 +112,7 @@ impl StreamRecord {
     /// Incarnations this fork keeps alive: every lineage entry plus its direct source (which a
     /// fork at the source's base needs no data from, but still references).
     pub fn references(&self) -> Vec<(StreamName, Epoch)> {
-        let mut refs: Vec<(StreamName, Epoch)> = self.lineage.iter().map(|e| (e.name.clone(), e.epoch)).collect();
-        if let Some(origin) = &self.fork
-            && !refs.iter().any(|(_, e)| *e == origin.source_epoch)
-        {
-            refs.push((origin.source.clone(), origin.source_epoch));
-        }
-        refs
+        fork_references(&self.lineage, self.fork.as_ref())
     }
 
     /// The incarnation that holds chunk `index` and the end (exclusive) of that run.
@@ -150,6 +144,17 @@ impl StreamRecord {
         }
         false
     }
+}
+
+/// Incarnations a fork with this lineage and origin keeps alive.
+pub fn fork_references(lineage: &[LineageEntry], fork: Option<&ForkOrigin>) -> Vec<(StreamName, Epoch)> {
+    let mut refs: Vec<(StreamName, Epoch)> = lineage.iter().map(|e| (e.name.clone(), e.epoch)).collect();
+    if let Some(origin) = fork
+        && !refs.iter().any(|(_, e)| *e == origin.source_epoch)
+    {
+        refs.push((origin.source.clone(), origin.source_epoch));
+    }
+    refs
 }
 
 /// Compares content types by media type, case-insensitively, ignoring parameters.

@@ -40,6 +40,8 @@ const READ_PAGE: usize = 256;
 /// Reads extend a sliding TTL at most this often per incarnation and instance.
 const TOUCH_EVERY_MS: i64 = 1000;
 const STREAMS_INDEX: &str = "tether:streams";
+/// Most incarnations whose last touch this instance remembers.
+const MAX_TOUCH_ENTRIES: usize = 100_000;
 
 /// How the Redis hot log acknowledges and bounds itself.
 #[derive(Clone, Debug)]
@@ -368,13 +370,7 @@ impl RedisHotLog {
 
 /// Incarnations a fork keeps alive (see [`StreamRecord::references`]).
 fn references(stat: &StaticPart) -> Vec<(StreamName, Epoch)> {
-    let mut refs: Vec<(StreamName, Epoch)> = stat.lineage.iter().map(|e| (e.name.clone(), e.epoch)).collect();
-    if let Some(o) = &stat.fork
-        && !refs.iter().any(|(_, e)| *e == o.source_epoch)
-    {
-        refs.push((o.source.clone(), o.source_epoch));
-    }
-    refs
+    super::fork_references(&stat.lineage, stat.fork.as_ref())
 }
 
 fn parse_append(
@@ -679,6 +675,10 @@ impl HotLog for RedisHotLog {
     async fn touch(&self, name: &StreamName, epoch: Epoch, now_ms: i64) -> Result<(), BackendError> {
         {
             let mut t = self.touches.lock().expect("touch lock");
+            if t.len() >= MAX_TOUCH_ENTRIES {
+                // Bounded: forgetting throttle state only means one extra touch per stream.
+                t.clear();
+            }
             let last = t.entry(epoch).or_insert(0);
             if now_ms - *last < TOUCH_EVERY_MS {
                 return Ok(());
