@@ -71,6 +71,10 @@ pub struct Values {
     #[arg(long, env = "TETHER_SEAL_IDLE", value_parser = humantime::parse_duration)]
     #[serde(default, with = "opt_duration")]
     pub seal_idle: Option<Duration>,
+    /// Seal whatever waits once it has waited this long, however busy the stream [default: 5m].
+    #[arg(long, env = "TETHER_SEAL_MAX_AGE", value_parser = humantime::parse_duration)]
+    #[serde(default, with = "opt_duration")]
+    pub seal_max_age: Option<Duration>,
     /// Time between archiver passes [default: 1s].
     #[arg(long, env = "TETHER_ARCHIVE_INTERVAL", value_parser = humantime::parse_duration)]
     #[serde(default, with = "opt_duration")]
@@ -156,6 +160,8 @@ pub struct Config {
     pub seal_max_bytes: usize,
     #[serde(with = "humantime_serde_compat")]
     pub seal_idle: Duration,
+    #[serde(with = "humantime_serde_compat")]
+    pub seal_max_age: Duration,
     #[serde(with = "humantime_serde_compat")]
     pub archive_interval: Duration,
     pub hot_max_chunks: u64,
@@ -252,6 +258,7 @@ impl Config {
             seal_max_chunks: pick!(seal_max_chunks, 4096),
             seal_max_bytes: pick!(seal_max_bytes, 8 << 20),
             seal_idle: pick!(seal_idle, Duration::from_secs(30)),
+            seal_max_age: pick!(seal_max_age, Duration::from_secs(300)),
             archive_interval: pick!(archive_interval, Duration::from_secs(1)),
             hot_max_chunks: pick!(hot_max_chunks, 10_000_000),
             cache_memory_bytes: pick!(cache_memory_bytes, 64 << 20),

@@ -108,6 +108,7 @@ pub async fn start(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<R
             max_chunks: cfg.seal_max_chunks,
             max_bytes: cfg.seal_max_bytes,
             idle: cfg.seal_idle,
+            max_age: cfg.seal_max_age,
             interval: cfg.archive_interval,
         },
         metrics.clone(),

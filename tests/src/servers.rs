@@ -65,13 +65,24 @@ pub fn redis(aof: bool) -> Server {
     redis_in(free_port(), aof, dir)
 }
 
+/// Starts a `redis-server` replicating from `primary` (a `redis://host:port` URL).
+pub fn redis_replica(primary: &str) -> Server {
+    let (host, port) = primary.trim_start_matches("redis://").split_once(':').expect("host:port");
+    redis_with(free_port(), false, tempfile::tempdir().expect("tempdir"), &["--replicaof", host, port])
+}
+
 /// Starts `redis-server` on `port` with its files in `dir` (so a restart finds its AOF).
 pub fn redis_in(port: u16, aof: bool, dir: tempfile::TempDir) -> Server {
+    redis_with(port, aof, dir, &[])
+}
+
+fn redis_with(port: u16, aof: bool, dir: tempfile::TempDir, extra: &[&str]) -> Server {
     let bin = program("TETHER_REDIS_SERVER", "redis-server");
     let mut cmd = Command::new(&bin);
     cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""]);
     // `appendfsync always`: an acknowledged write survives the restart the test does.
     cmd.args(["--appendonly", if aof { "yes" } else { "no" }, "--appendfsync", "always", "--dir"]).arg(dir.path());
+    cmd.args(extra);
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -27,6 +27,8 @@ pub struct SealPolicy {
     pub max_bytes: usize,
     /// Seal whatever is waiting once the stream has been idle this long.
     pub idle: Duration,
+    /// Seal whatever is waiting once it has waited this long, however busy the stream.
+    pub max_age: Duration,
     /// Time between passes when nothing wakes the archiver.
     pub interval: Duration,
 }
@@ -52,12 +54,17 @@ pub struct Archiver {
     policy: SealPolicy,
     metrics: Arc<Metrics>,
     wake: Arc<Notify>,
+    /// When this instance first saw unarchived chunks of an incarnation (for `max_age`). Kept
+    /// in memory: after a restart or a lease hand-over the clock starts again, which delays a
+    /// seal by at most one `max_age`.
+    waiting_since:
+        std::sync::Mutex<std::collections::HashMap<(tether_protocol::StreamName, tether_protocol::Epoch), i64>>,
 }
 
 impl Archiver {
     pub fn new(hot: Arc<dyn HotLog>, reader: Arc<ArchiveReader>, policy: SealPolicy, metrics: Arc<Metrics>) -> Self {
         let holder = format!("{:016x}", rand::random::<u64>());
-        Self { hot, holder, reader, policy, metrics, wake: Arc::new(Notify::new()) }
+        Self { hot, holder, reader, policy, metrics, wake: Arc::new(Notify::new()), waiting_since: Default::default() }
     }
 
     /// Wakes the archiver early (a stream was closed).
@@ -124,14 +131,25 @@ impl Archiver {
             let start = rec.hot_start.max(rec.base);
             let waiting = rec.tail - start;
             let idle = now_ms - rec.last_write_ms >= self.policy.idle.as_millis() as i64;
+            let key = (rec.name.clone(), rec.epoch);
+            let old = {
+                let mut since = self.waiting_since.lock().expect("waiting lock");
+                if waiting == 0 {
+                    since.remove(&key);
+                    false
+                } else {
+                    now_ms - *since.entry(key).or_insert(now_ms) >= self.policy.max_age.as_millis() as i64
+                }
+            };
             if waiting == 0 {
                 self.snapshot_closed(&rec).await?;
                 return Ok(sealed);
             }
-            if waiting < self.policy.max_chunks && !rec.closed && !idle {
+            if waiting < self.policy.max_chunks && !rec.closed && !idle && !old {
                 return Ok(sealed);
             }
             let end = self.seal_range(&rec, start).await?;
+            self.waiting_since.lock().expect("waiting lock").remove(&(rec.name.clone(), rec.epoch));
             self.hot.trim(&rec.name, rec.epoch, end).await?;
             self.metrics.segments_sealed.inc();
             if !self.hot.lease(&rec.name, &self.holder, LEASE_TTL).await? {

@@ -36,6 +36,7 @@ async fn rig(max_chunks: u64) -> Rig {
         max_chunks,
         max_bytes: 1 << 20,
         idle: Duration::from_secs(3600),
+        max_age: Duration::from_secs(60),
         interval: Duration::from_secs(1),
     };
     let archiver = Archiver::new(hot.clone(), reader.clone(), policy, metrics);
@@ -145,4 +146,15 @@ async fn refuses_a_foreign_segment_under_its_key() {
     r.archive.put_if_absent(&segment_key(&rec.name, rec.epoch, 0), bogus.encode()).await.expect("put");
     assert!(r.archiver.pass(NOW).await.is_err(), "a mismatching object is reported, not adopted");
     assert_eq!(r.hot.record(&rec.name).await.expect("record").expect("exists").hot_start, 0, "nothing trimmed");
+}
+
+#[tokio::test]
+async fn seals_a_busy_stream_once_its_data_is_old_enough() {
+    let r = rig(10).await;
+    let rec = stream_with(&r.hot, "arch/age", 3).await;
+    assert_eq!(r.archiver.pass(NOW).await.expect("pass"), 0, "3 chunks, not idle, not old: wait");
+    // Still written to (never idle), but the waiting chunks are now a minute old.
+    assert_eq!(r.archiver.pass(NOW + 59_000).await.expect("pass"), 0);
+    assert_eq!(r.archiver.pass(NOW + 60_000).await.expect("pass"), 1, "max_age reached");
+    assert_eq!(r.hot.record(&rec.name).await.expect("record").expect("exists").hot_start, 3);
 }

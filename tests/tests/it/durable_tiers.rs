@@ -384,3 +384,38 @@ async fn redis_memory_headroom_refuses_appends_clearly() {
         metric(&c, &state.url, "tether_state_append_rejections_total{reason=\"archive_backlog_full\"} ").await;
     assert_eq!(refused, Some(1.0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_for_replicas_before_acknowledging() {
+    let primary = servers::redis(false);
+    let replica = servers::redis_replica(&primary.url);
+    let s3 = servers::moto(BUCKET).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let extra = ["--redis-wait-replicas", "1", "--redis-wait-timeout", "300ms"];
+    let state = StateProcess::start(&dir.path().join("a"), &state_args(&primary, &s3, &extra), &[]);
+    let c = reqwest::Client::new();
+    let url = state.stream_url("replicated/a");
+    c.put(&url).header("content-type", "application/octet-stream").send().await.expect("create");
+    // The replica may still be syncing: the first append is retried (same producer headers)
+    // until it is acknowledged, as 200 or, if an earlier try was written but not yet
+    // replicated, as a 204 duplicate.
+    loop {
+        let r = append(&c, &url, 0, 0).await.expect("append");
+        if r.status().is_success() {
+            break;
+        }
+        assert_eq!(r.status(), 503, "not yet replicated: a retryable 503");
+        tokio::task::yield_now().await;
+    }
+    drop(replica);
+    // No replica left: the write reaches the primary but is not acknowledged as durable.
+    let r = append(&c, &url, 0, 1).await.expect("append");
+    assert_eq!(r.status(), 503);
+    let body: serde_json::Value = r.json().await.expect("json");
+    assert!(body["error"]["message"].as_str().expect("message").contains("replicas"), "{body}");
+    // The client's retry with the same producer headers is a duplicate, not a second copy.
+    let retry = append(&c, &url, 0, 1).await.expect("retry");
+    assert_eq!(retry.status(), 503, "still unreplicated, still not acknowledged");
+    let (all, _, _) = read_from(&c, &url, "-1").await;
+    assert_eq!(census(&all).get(chunk(0, 1).as_bytes()), Some(&1), "written once");
+}
