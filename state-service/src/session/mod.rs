@@ -63,3 +63,24 @@ pub trait SessionStore: Send + Sync + 'static {
 pub fn new_session_id() -> SessionId {
     SessionId::from_random(rand::random::<u128>())
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// The persisted session format round-trips.
+        #[test]
+        fn session_round_trip(bits in any::<u128>(), sub in "[ -~]{1,40}", streams in proptest::collection::btree_map("[a-z]{1,8}(/[a-z0-9]{1,8}){0,2}", 1u64..1000, 0..10), ttl in 1u64..1_000_000) {
+            let cursors = streams
+                .into_iter()
+                .map(|(s, i)| (StreamName::parse(&s).expect("valid"), format!("{i:016x}_00000000000000aa")))
+                .collect();
+            let s = Session { v: 1, id: SessionId::from_random(bits), sub, cursors, created_ms: 5, ttl_secs: ttl, expires_ms: 9 };
+            let json = serde_json::to_vec(&s).expect("serialise");
+            prop_assert_eq!(serde_json::from_slice::<Session>(&json).expect("parse"), s);
+        }
+    }
+}
