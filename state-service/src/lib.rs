@@ -151,7 +151,11 @@ pub async fn start(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<R
     Ok(Running { addr, shutdown: handle, done })
 }
 
-/// Removes expired streams once a second until shutdown.
+/// How often expired streams are removed. Clients never see an expired stream in between
+/// (every request checks expiry itself); the sweep only reclaims space.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Removes expired streams every [`SWEEP_INTERVAL`] until shutdown.
 async fn sweep_loop(streams: Arc<Streams>, shutdown: CancellationToken) {
     loop {
         if let Err(e) = streams.sweep_expired(now_ms()).await {
@@ -159,7 +163,7 @@ async fn sweep_loop(streams: Arc<Streams>, shutdown: CancellationToken) {
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            _ = tokio::time::sleep(SWEEP_INTERVAL) => {}
         }
     }
 }

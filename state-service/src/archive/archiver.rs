@@ -45,6 +45,21 @@ pub enum SealError {
 
 /// How long an archiving lease lasts; renewed between segments.
 const LEASE_TTL: Duration = Duration::from_secs(30);
+/// Most incarnations whose archiving state this instance remembers.
+const MAX_REMEMBERED: usize = 100_000;
+
+#[derive(Debug, PartialEq, Eq)]
+enum Due {
+    Nothing,
+    Seal,
+    /// Fully archived and closed: record the closed status in the manifest once.
+    CloseSnapshot,
+}
+
+/// Chunks of `rec`'s own incarnation not archived yet.
+fn waiting(rec: &StreamRecord) -> u64 {
+    rec.tail - rec.hot_start.max(rec.base)
+}
 
 pub struct Archiver {
     hot: Arc<dyn HotLog>,
@@ -57,14 +72,26 @@ pub struct Archiver {
     /// When this instance first saw unarchived chunks of an incarnation (for `max_age`). Kept
     /// in memory: after a restart or a lease hand-over the clock starts again, which delays a
     /// seal by at most one `max_age`.
-    waiting_since:
-        std::sync::Mutex<std::collections::HashMap<(tether_protocol::StreamName, tether_protocol::Epoch), i64>>,
+    waiting_since: std::sync::Mutex<std::collections::HashMap<Incarnation, i64>>,
+    /// Closed incarnations whose manifest already records the closed status.
+    closed_snapshots: std::sync::Mutex<std::collections::HashSet<Incarnation>>,
 }
+
+type Incarnation = (tether_protocol::StreamName, tether_protocol::Epoch);
 
 impl Archiver {
     pub fn new(hot: Arc<dyn HotLog>, reader: Arc<ArchiveReader>, policy: SealPolicy, metrics: Arc<Metrics>) -> Self {
         let holder = format!("{:016x}", rand::random::<u64>());
-        Self { hot, holder, reader, policy, metrics, wake: Arc::new(Notify::new()), waiting_since: Default::default() }
+        Self {
+            hot,
+            holder,
+            reader,
+            policy,
+            metrics,
+            wake: Arc::new(Notify::new()),
+            waiting_since: Default::default(),
+            closed_snapshots: Default::default(),
+        }
     }
 
     /// Wakes the archiver early (a stream was closed).
@@ -93,13 +120,18 @@ impl Archiver {
         }
     }
 
-    /// One pass over every stream; returns the number of segments sealed.
+    /// One pass over every stream; returns the number of segments sealed. Streams with nothing
+    /// due cost one record read; only due ones take the lease.
     pub async fn pass(&self, now_ms: i64) -> Result<usize, SealError> {
         let mut sealed = 0;
         let mut first_error = None;
         let mut backlog = 0;
         for name in self.hot.list().await? {
             let Some(rec) = self.hot.record(&name).await? else { continue };
+            if self.due(&rec, now_ms) == Due::Nothing {
+                backlog += waiting(&rec);
+                continue;
+            }
             // Another instance is archiving this stream right now.
             if !self.hot.lease(&name, &self.holder, LEASE_TTL).await? {
                 continue;
@@ -113,7 +145,7 @@ impl Archiver {
                 }
             }
             if let Some(after) = self.hot.record(&name).await? {
-                backlog += after.tail - after.hot_start.max(after.base);
+                backlog += waiting(&after);
             }
         }
         self.metrics.hot_chunks.set(backlog as i64);
@@ -123,39 +155,50 @@ impl Archiver {
         }
     }
 
+    /// What the archiver owes this stream now.
+    fn due(&self, rec: &StreamRecord, now_ms: i64) -> Due {
+        let key = (rec.name.clone(), rec.epoch);
+        let waiting = waiting(rec);
+        if waiting == 0 {
+            self.waiting_since.lock().expect("waiting lock").remove(&key);
+            let snapshotted = self.closed_snapshots.lock().expect("snapshot lock").contains(&key);
+            return if rec.closed && !snapshotted { Due::CloseSnapshot } else { Due::Nothing };
+        }
+        let old = {
+            let mut since = self.waiting_since.lock().expect("waiting lock");
+            now_ms - *since.entry(key).or_insert(now_ms) >= self.policy.max_age.as_millis() as i64
+        };
+        let idle = now_ms - rec.last_write_ms >= self.policy.idle.as_millis() as i64;
+        if waiting >= self.policy.max_chunks || rec.closed || idle || old { Due::Seal } else { Due::Nothing }
+    }
+
     /// Seals every due range of one stream.
     pub async fn seal_stream(&self, rec: &StreamRecord, now_ms: i64) -> Result<usize, SealError> {
         let mut rec = rec.clone();
         let mut sealed = 0;
         loop {
-            let start = rec.hot_start.max(rec.base);
-            let waiting = rec.tail - start;
-            let idle = now_ms - rec.last_write_ms >= self.policy.idle.as_millis() as i64;
-            let key = (rec.name.clone(), rec.epoch);
-            let old = {
-                let mut since = self.waiting_since.lock().expect("waiting lock");
-                if waiting == 0 {
-                    since.remove(&key);
-                    false
-                } else {
-                    now_ms - *since.entry(key).or_insert(now_ms) >= self.policy.max_age.as_millis() as i64
+            match self.due(&rec, now_ms) {
+                Due::Nothing => return Ok(sealed),
+                Due::CloseSnapshot => {
+                    self.snapshot_closed(&rec).await?;
+                    let mut done = self.closed_snapshots.lock().expect("snapshot lock");
+                    if done.len() >= MAX_REMEMBERED {
+                        // Bounded: forgetting only costs one manifest check per closed stream.
+                        done.clear();
+                    }
+                    done.insert((rec.name.clone(), rec.epoch));
+                    return Ok(sealed);
                 }
-            };
-            if waiting == 0 {
-                self.snapshot_closed(&rec).await?;
-                return Ok(sealed);
+                Due::Seal => {}
             }
-            if waiting < self.policy.max_chunks && !rec.closed && !idle && !old {
-                return Ok(sealed);
-            }
-            let end = self.seal_range(&rec, start).await?;
+            let end = self.seal_range(&rec, rec.hot_start.max(rec.base)).await?;
             self.waiting_since.lock().expect("waiting lock").remove(&(rec.name.clone(), rec.epoch));
             self.hot.trim(&rec.name, rec.epoch, end).await?;
             self.metrics.segments_sealed.inc();
-            if !self.hot.lease(&rec.name, &self.holder, LEASE_TTL).await? {
-                return Ok(sealed + 1);
-            }
             sealed += 1;
+            if !self.hot.lease(&rec.name, &self.holder, LEASE_TTL).await? {
+                return Ok(sealed);
+            }
             match self.hot.record(&rec.name).await? {
                 Some(r) if r.epoch == rec.epoch => rec = r,
                 _ => return Ok(sealed),
