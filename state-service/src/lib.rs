@@ -74,6 +74,7 @@ pub async fn start(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<R
                 wait_timeout: r.wait_timeout,
                 op_timeout: r.timeout,
                 max_memory_bytes: r.max_memory_bytes,
+                errors: metrics.redis_errors.clone(),
             };
             let hot = RedisHotLog::connect(settings, shutdown.clone()).await.context("connecting to Redis")?;
             let pool = hot.pool().clone();

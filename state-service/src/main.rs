@@ -2,6 +2,7 @@
 
 use clap::Parser;
 use tether_state::config::{Args, Config};
+use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
 #[tokio::main]
@@ -14,21 +15,17 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     tether_state::init_logging(cfg.log_format);
+    // Installed before anything announces readiness, so an early SIGTERM still drains.
+    let mut term = signal(SignalKind::terminate()).expect("installing the SIGTERM handler");
     let shutdown = CancellationToken::new();
     let running = tether_state::start(cfg, shutdown.clone()).await?;
     println!("tether-state listening on http://{}", running.addr);
-    wait_for_signal().await;
-    tracing::info!("shutdown requested");
-    shutdown.cancel();
-    running.done.await??;
-    Ok(())
-}
-
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).expect("installing the SIGTERM handler");
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
     }
+    tracing::info!("shutdown requested");
+    shutdown.cancel();
+    running.done.await??;
+    Ok(())
 }

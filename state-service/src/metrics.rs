@@ -17,6 +17,7 @@ pub struct Metrics {
     pub streams_recovered: IntCounter,
     pub recovery_skipped: IntCounter,
     pub ready: IntGauge,
+    pub redis_errors: IntCounter,
     pub backend_used_bytes: IntGauge,
 }
 
@@ -65,6 +66,7 @@ impl Metrics {
                 "tether_state_hot_log_used_bytes",
                 "Memory the hot log backend uses (Redis used_memory)",
             ),
+            redis_errors: counter("tether_state_redis_errors_total", "Failed or timed-out Redis operations"),
             ready: gauge("tether_state_ready", "1 when the service accepts traffic"),
             registry,
         }

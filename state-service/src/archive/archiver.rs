@@ -23,7 +23,7 @@ use crate::store::{BackendError, HotLog, StreamRecord};
 pub struct SealPolicy {
     /// Seal once this many chunks are waiting (also the most per segment).
     pub max_chunks: u64,
-    /// Most payload bytes per segment.
+    /// Seal once this many payload bytes wait (also the most per segment).
     pub max_bytes: usize,
     /// Seal whatever is waiting once the stream has been idle this long.
     pub idle: Duration,
@@ -169,7 +169,8 @@ impl Archiver {
             now_ms - *since.entry(key).or_insert(now_ms) >= self.policy.max_age.as_millis() as i64
         };
         let idle = now_ms - rec.last_write_ms >= self.policy.idle.as_millis() as i64;
-        if waiting >= self.policy.max_chunks || rec.closed || idle || old { Due::Seal } else { Due::Nothing }
+        let big = rec.hot_bytes >= self.policy.max_bytes as u64;
+        if waiting >= self.policy.max_chunks || big || rec.closed || idle || old { Due::Seal } else { Due::Nothing }
     }
 
     /// Seals every due range of one stream.

@@ -173,6 +173,7 @@ mod tests {
             fork_refs: 0,
             soft_deleted: false,
             bytes: 3,
+            hot_bytes: 0,
         };
         Manifest { v: Manifest::VERSION, name, epoch, segments, record }
     }

@@ -242,7 +242,10 @@ async fn trim_drops_only_archived_chunks(log: Arc<dyn HotLog>) {
     for i in 0..10 {
         log.append(&rec.name, data(&i.to_string()), NOW).await.expect("append");
     }
+    // Chunks "0".."9" are one byte each: the unarchived byte count follows appends and trims.
+    assert_eq!(log.record(&rec.name).await.expect("record").expect("exists").hot_bytes, 10);
     log.trim(&rec.name, rec.epoch, 6).await.expect("trim");
+    assert_eq!(log.record(&rec.name).await.expect("record").expect("exists").hot_bytes, 4);
     assert!(
         log.read(&rec.name, rec.epoch, 0, 10, usize::MAX).await.expect("read").is_empty(),
         "trimmed range is absent"

@@ -461,6 +461,7 @@ impl Batch<'_> {
             fork_refs: 0,
             soft_deleted: false,
             bytes: 0,
+            hot_bytes: 0,
         };
         if let Some(plan) = plan {
             rec.config = plan.config;
@@ -472,6 +473,7 @@ impl Batch<'_> {
             if let Some(prefix) = plan.prefix {
                 self.write_chunk(epoch, rec.tail, &prefix)?;
                 rec.bytes += prefix.len() as u64;
+                rec.hot_bytes += prefix.len() as u64;
                 rec.tail += 1;
             }
             for (name, epoch) in rec.references() {
@@ -481,6 +483,7 @@ impl Batch<'_> {
         if let Some(initial) = &req.initial {
             self.write_chunk(epoch, rec.tail, initial)?;
             rec.bytes += initial.len() as u64;
+            rec.hot_bytes += initial.len() as u64;
             rec.tail += 1;
         }
         self.put(&rec)?;
@@ -621,15 +624,17 @@ impl Batch<'_> {
         }
         let e = epoch.get();
         let mut chunks = self.txn.open_table(CHUNKS).map_err(backend)?;
-        let mut removed = 0i64;
+        let (mut removed, mut removed_bytes) = (0i64, 0u64);
         chunks
-            .retain_in((e, rec.hot_start)..(e, upto), |_, _| {
+            .retain_in((e, rec.hot_start)..(e, upto), |_, v| {
                 removed += 1;
+                removed_bytes += v.len() as u64;
                 false
             })
             .map_err(backend)?;
         drop(chunks);
         self.hot_delta -= removed;
+        rec.hot_bytes = rec.hot_bytes.saturating_sub(removed_bytes);
         rec.hot_start = upto;
         self.put(&rec)
     }

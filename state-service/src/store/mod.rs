@@ -87,6 +87,9 @@ pub struct StreamRecord {
     pub soft_deleted: bool,
     /// Sum of chunk payload bytes appended to this incarnation.
     pub bytes: u64,
+    /// Payload bytes in the hot log not archived yet (a seal trigger).
+    #[serde(default)]
+    pub hot_bytes: u64,
 }
 
 impl StreamRecord {

@@ -54,6 +54,8 @@ pub struct RedisSettings {
     pub op_timeout: Duration,
     /// Appends answer 503 while Redis uses more memory than this.
     pub max_memory_bytes: Option<u64>,
+    /// Counts failed Redis operations (`tether_state_redis_errors_total`).
+    pub errors: prometheus::IntCounter,
 }
 
 /// The parts of a record fixed at creation, stored as one JSON field the scripts never parse.
@@ -187,6 +189,7 @@ impl RedisHotLog {
 
     async fn conn(&self) -> Result<deadpool_redis::Connection, BackendError> {
         self.pool.get().await.map_err(|e| {
+            self.settings.errors.inc();
             self.healthy.store(false, Ordering::Relaxed);
             unavailable(e)
         })
@@ -194,7 +197,11 @@ impl RedisHotLog {
 
     /// Runs `fut` under the operation timeout, marking the backend unhealthy on failure.
     async fn timed<T>(&self, fut: impl Future<Output = redis::RedisResult<T>>) -> Result<T, BackendError> {
-        match tokio::time::timeout(self.settings.op_timeout, fut).await {
+        let result = tokio::time::timeout(self.settings.op_timeout, fut).await;
+        if !matches!(result, Ok(Ok(_))) {
+            self.settings.errors.inc();
+        }
+        match result {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => {
                 if e.is_io_error() || e.is_connection_dropped() || e.is_timeout() {
@@ -450,6 +457,7 @@ fn parse_record(name: &StreamName, map: HashMap<String, String>) -> Result<Optio
         fork_refs: num("refs")? as u32,
         soft_deleted: map.get("soft").is_some_and(|c| c == "1"),
         bytes: num("bytes")?,
+        hot_bytes: num("hbytes")?,
     }))
 }
 

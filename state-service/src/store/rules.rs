@@ -92,6 +92,7 @@ pub fn apply_append(rec: &mut StreamRecord, req: &AppendRequest, now_ms: i64) {
     if let Some(payload) = &req.payload {
         rec.tail += 1;
         rec.bytes += payload.len() as u64;
+        rec.hot_bytes += payload.len() as u64;
     }
     if let Some(seq) = &req.stream_seq {
         rec.stream_seq = Some(seq.clone());

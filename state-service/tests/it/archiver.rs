@@ -158,3 +158,23 @@ async fn seals_a_busy_stream_once_its_data_is_old_enough() {
     assert_eq!(r.archiver.pass(NOW + 60_000).await.expect("pass"), 1, "max_age reached");
     assert_eq!(r.hot.record(&rec.name).await.expect("record").expect("exists").hot_start, 3);
 }
+
+#[tokio::test]
+async fn seals_once_enough_bytes_wait() {
+    let r = rig(1000).await;
+    // 3 chunks of ~7 bytes, far below 1000 chunks; a 16-byte budget is exceeded.
+    let dir_policy = SealPolicy {
+        max_chunks: 1000,
+        max_bytes: 16,
+        idle: Duration::from_secs(3600),
+        max_age: Duration::from_secs(3600),
+        interval: Duration::from_secs(1),
+    };
+    let archiver = Archiver::new(r.hot.clone(), r.reader.clone(), dir_policy, Arc::new(Metrics::new()));
+    let rec = stream_with(&r.hot, "arch/bytes", 3).await;
+    assert!(rec.hot_bytes >= 16);
+    assert!(archiver.pass(NOW).await.expect("pass") >= 1, "the byte budget triggers a seal");
+    let after = r.hot.record(&rec.name).await.expect("record").expect("exists");
+    assert!(after.hot_start > 0);
+    assert!(after.hot_bytes < rec.hot_bytes);
+}

@@ -73,6 +73,7 @@ fn redis_settings(url: &str) -> tether_state::store::redis::RedisSettings {
         wait_timeout: std::time::Duration::from_secs(1),
         op_timeout: std::time::Duration::from_secs(5),
         max_memory_bytes: None,
+        errors: prometheus::IntCounter::new("redis_errors", "test").expect("counter"),
     }
 }
 

@@ -335,6 +335,7 @@ async fn redis_restart_with_aof_loses_no_acknowledged_append() {
         t.await.expect("producer");
     }
     assert!(errors.load(std::sync::atomic::Ordering::Relaxed) > 0, "clients saw the outage");
+    assert!(metric(&c, &state.url, "tether_state_redis_errors_total ").await > Some(0.0), "and so did the metrics");
     let (all, _, _) = read_from(&c, &url, "-1").await;
     let seen = census(&all);
     for p in 0..4 {

@@ -19,6 +19,7 @@ if not r or expired(r, now) then
 end
 local tail = tonumber(r.tail)
 local bytes = tonumber(r.bytes or '0')
+local hbytes = tonumber(r.hbytes or '0')
 local producers = {}
 local dirty_producers = {}
 local wrote = false
@@ -80,6 +81,7 @@ for i = 0, n - 1 do
         redis.call('XADD', ckey, fmt(tail) .. '-1', 'd', payload)
         tail = tail + 1
         bytes = bytes + #payload
+        hbytes = hbytes + #payload
       end
       if has_seq then r.sseq = seq end
       if pid ~= '' then
@@ -98,7 +100,7 @@ for i = 0, n - 1 do
 end
 if wrote then
   r.tail = fmt(tail)
-  local fields = { 'tail', r.tail, 'bytes', fmt(bytes), 'lw', ARGV[1], 'closed', r.closed or '0' }
+  local fields = { 'tail', r.tail, 'bytes', fmt(bytes), 'hbytes', fmt(hbytes), 'lw', ARGV[1], 'closed', r.closed or '0' }
   if r.sseq then fields[#fields + 1] = 'sseq'; fields[#fields + 1] = r.sseq end
   if r.cby_p then
     for _, f in ipairs({ 'cby_p', 'cby_e', 'cby_s' }) do fields[#fields + 1] = f; fields[#fields + 1] = r[f] end

@@ -28,7 +28,7 @@ if ARGV[11] == '1' then
 end
 local fields = { 'v', '1', 'epoch', ARGV[2], 'tail', fmt(tail), 'hot', ARGV[8], 'base', ARGV[8],
   'closed', ARGV[7], 'ct', ARGV[4], 'lw', ARGV[1], 'tch', ARGV[1], 'refs', '0', 'soft', '0',
-  'bytes', fmt(bytes), 'static', ARGV[3] }
+  'bytes', fmt(bytes), 'hbytes', fmt(bytes), 'static', ARGV[3] }
 if ARGV[5] ~= '' then fields[#fields + 1] = 'ttl'; fields[#fields + 1] = ARGV[5] end
 if ARGV[6] ~= '' then fields[#fields + 1] = 'exp'; fields[#fields + 1] = ARGV[6] end
 redis.call('HSET', rkey, unpack(fields))

@@ -24,6 +24,7 @@ fn record() -> StreamRecord {
         fork_refs: 0,
         soft_deleted: false,
         bytes: 0,
+        hot_bytes: 0,
     }
 }
 

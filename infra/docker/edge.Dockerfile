@@ -1,0 +1,47 @@
+# syntax=docker/dockerfile:1.7
+# tether-edge: the stateless WebSocket/HTTP edge worker.
+#
+#   docker build -f infra/docker/edge.Dockerfile -t tether-edge:dev .     # from the repo root
+#
+# edge.Dockerfile.dockerignore (beside this file) keeps target/ and other bulk out of the
+# build context.
+
+FROM rust:1-bookworm AS build
+# cmake: native builds of the crypto (aws-lc) and Kafka (librdkafka) dependencies.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends cmake \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY . .
+# Cache mounts keep the registry and target/ between builds; the binary is copied out of the
+# cache because a cache mount is not part of the image.
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/usr/local/cargo/git \
+    --mount=type=cache,target=/src/target \
+    cargo build --release --locked -p tether-edge --bin tether-edge \
+ && install -D -m 0755 target/release/tether-edge /out/tether-edge
+
+FROM debian:bookworm-slim
+# ca-certificates: TLS to the state service when it is reached over https://.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --system --gid 10001 tether \
+ && useradd --system --uid 10001 --gid tether --no-create-home --shell /usr/sbin/nologin tether
+COPY --from=build /out/tether-edge /usr/local/bin/tether-edge
+
+# The container contract (terraform/modules/service_env, infra/env-contract.json); the state
+# URL, JWT settings and the JWT secret come from the deployment.
+ENV TETHER_LISTEN=0.0.0.0:8080 \
+    TETHER_LOG_FORMAT=json
+
+USER tether:tether
+EXPOSE 8080
+
+# No curl in the image: bash's /dev/tcp speaks enough HTTP for a liveness probe.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["/bin/bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/${TETHER_LISTEN##*:} && printf 'GET /healthz HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '"]
+
+# SIGTERM starts the drain (readyz 503, clients told to reconnect elsewhere, bounded grace, exit).
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["/usr/local/bin/tether-edge"]
