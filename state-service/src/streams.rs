@@ -62,7 +62,7 @@ impl Streams {
             return Err(ReadError::Gone);
         }
         let touch = self.hot.last_touch(name, rec.epoch).await?;
-        if rec.expiry_ms(touch).is_some_and(|at| at <= now_ms) {
+        if rec.expired(touch, now_ms) {
             return Err(ReadError::NotFound);
         }
         Ok(rec)
@@ -83,7 +83,7 @@ impl Streams {
         rec.fork_refs = 0;
         rec.soft_deleted = false;
         rec.last_write_ms = now_ms;
-        if rec.expiry_ms(now_ms).is_some_and(|at| at <= now_ms) {
+        if rec.expired(now_ms, now_ms) {
             return Ok(None);
         }
         let restored = self.hot.restore(rec, now_ms).await?;
@@ -184,7 +184,7 @@ impl Streams {
         for name in self.hot.list().await? {
             let Some(rec) = self.hot.record(&name).await? else { continue };
             let touch = self.hot.last_touch(&name, rec.epoch).await?;
-            if rec.soft_deleted || rec.expiry_ms(touch).is_none_or(|at| at > now_ms) {
+            if rec.soft_deleted || !rec.expired(touch, now_ms) {
                 continue;
             }
             if let Some(outcome) = self.hot.expire(&name, rec.epoch, now_ms).await? {

@@ -391,7 +391,7 @@ impl Batch<'_> {
 
     fn expired(&self, rec: &StreamRecord, now: i64) -> bool {
         let touch = self.shared.touches.lock().expect("touch lock").get(&rec.epoch).copied().unwrap_or(0);
-        rec.expiry_ms(touch).is_some_and(|at| at <= now)
+        rec.expired(touch, now)
     }
 
     fn fresh_epoch(&self, name: &StreamName) -> Result<Epoch, BackendError> {
@@ -411,15 +411,7 @@ impl Batch<'_> {
                 return Ok(Err(CreateError::NameSoftDeleted));
             }
             if !self.expired(&existing, now) {
-                let fork_at = match &req.fork {
-                    Some(spec) => spec.at.map(|o| o.index()),
-                    None => None,
-                };
-                return Ok(if rules::same_create(&existing, req, fork_at) {
-                    Ok(CreateOutcome { created: false, record: existing })
-                } else {
-                    Err(CreateError::ConfigMismatch)
-                });
+                return Ok(rules::confirm_existing(existing, req));
             }
             if matches!(self.remove(existing)?, DeleteOutcome::SoftDeleted) {
                 return Ok(Err(CreateError::NameSoftDeleted));

@@ -108,6 +108,11 @@ impl StreamRecord {
         }
     }
 
+    /// True when the stream has expired at `now_ms`, given its last read touch.
+    pub fn expired(&self, last_touch_ms: i64, now_ms: i64) -> bool {
+        self.expiry_ms(last_touch_ms).is_some_and(|at| at <= now_ms)
+    }
+
     pub fn is_json(&self) -> bool {
         is_json_content_type(&self.config.content_type)
     }

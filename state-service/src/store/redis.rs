@@ -18,7 +18,7 @@ use deadpool_redis::Pool;
 use futures::StreamExt;
 use redis::{Script, Value};
 use serde::{Deserialize, Serialize};
-use tether_protocol::{Epoch, Offset, StreamName};
+use tether_protocol::{Epoch, StreamName};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
@@ -270,8 +270,15 @@ impl RedisHotLog {
             self.timed(redis::cmd("SREM").arg(STREAMS_INDEX).arg(name.as_str()).query_async(&mut *conn)).await?;
         drop(conn);
         let mut gone = vec![(name.clone(), epoch)];
-        for (src, src_epoch) in references(&stat) {
-            gone.extend(self.adjust_refs(&src, src_epoch, -1).await?.1);
+        gone.extend(self.release_refs(&references(&stat)).await?);
+        Ok(gone)
+    }
+
+    /// Drops one reference from each incarnation; returns those removed by cascading GC.
+    async fn release_refs(&self, refs: &[(StreamName, Epoch)]) -> Result<Removed, BackendError> {
+        let mut gone = Vec::new();
+        for (src, src_epoch) in refs {
+            gone.extend(self.adjust_refs(src, *src_epoch, -1).await?.1);
         }
         Ok(gone)
     }
@@ -464,25 +471,20 @@ fn parse_record(name: &StreamName, map: HashMap<String, String>) -> Result<Optio
 #[async_trait::async_trait]
 impl HotLog for RedisHotLog {
     async fn create(&self, req: CreateRequest, now_ms: i64) -> Result<CreateOutcome, CreateError> {
-        let fork_at = req.fork.as_ref().and_then(|s| s.at.map(Offset::index));
         if let Some(existing) = self.record(&req.name).await? {
             let touch = self.last_touch(&req.name, existing.epoch).await?;
             if existing.soft_deleted {
                 return Err(CreateError::NameSoftDeleted);
             }
-            if existing.expiry_ms(touch).is_none_or(|at| at > now_ms) {
-                return if rules::same_create(&existing, &req, fork_at) {
-                    Ok(CreateOutcome { created: false, record: existing })
-                } else {
-                    Err(CreateError::ConfigMismatch)
-                };
+            if !existing.expired(touch, now_ms) {
+                return rules::confirm_existing(existing, &req);
             }
         }
         let plan = match &req.fork {
             None => None,
             Some(spec) => {
                 let source = match self.record(&spec.source).await? {
-                    Some(s) if s.expiry_ms(self.last_touch(&s.name, s.epoch).await?).is_none_or(|at| at > now_ms) => s,
+                    Some(s) if !s.expired(self.last_touch(&s.name, s.epoch).await?, now_ms) => s,
                     _ => return Err(CreateError::SourceNotFound(spec.source.clone())),
                 };
                 let at = rules::resolve_fork_at(&source, spec)?;
@@ -501,9 +503,7 @@ impl HotLog for RedisHotLog {
         for (src, src_epoch) in &refs {
             let (verdict, _) = self.adjust_refs(src, *src_epoch, 1).await?;
             if verdict != "OK" {
-                for (s, e) in &taken {
-                    self.adjust_refs(s, *e, -1).await?;
-                }
+                self.release_refs(&taken).await?;
                 return Err(if verdict == "SOFT" {
                     CreateError::SourceSoftDeleted(src.clone())
                 } else {
@@ -512,12 +512,6 @@ impl HotLog for RedisHotLog {
             }
             taken.push((src.clone(), *src_epoch));
         }
-        let release = |taken: Vec<(StreamName, Epoch)>| async move {
-            for (s, e) in &taken {
-                self.adjust_refs(s, *e, -1).await?;
-            }
-            Ok::<(), BackendError>(())
-        };
         let mut conn = self.conn().await?;
         let _: i64 =
             self.timed(redis::cmd("SADD").arg(STREAMS_INDEX).arg(req.name.as_str()).query_async(&mut *conn)).await?;
@@ -543,21 +537,15 @@ impl HotLog for RedisHotLog {
                 // The expired predecessor's own references go with it.
                 let old: StaticPart =
                     serde_json::from_str(out.get(2).ok_or_else(|| corrupt("missing static"))?).map_err(corrupt)?;
-                for (s, e) in references(&old) {
-                    self.adjust_refs(&s, e, -1).await?;
-                }
+                self.release_refs(&references(&old)).await?;
             }
             Some("EXISTS") => {
-                release(taken).await?;
+                self.release_refs(&taken).await?;
                 let existing = self.record(&req.name).await?.ok_or(CreateError::ConfigMismatch)?;
-                return if rules::same_create(&existing, &req, fork_at) {
-                    Ok(CreateOutcome { created: false, record: existing })
-                } else {
-                    Err(CreateError::ConfigMismatch)
-                };
+                return rules::confirm_existing(existing, &req);
             }
             Some("SOFT") => {
-                release(taken).await?;
+                self.release_refs(&taken).await?;
                 return Err(CreateError::NameSoftDeleted);
             }
             other => return Err(corrupt(format!("create reply {other:?}")).into()),

@@ -129,6 +129,17 @@ pub fn same_create(existing: &StreamRecord, req: &CreateRequest, fork_at: Option
     ct_ok && fork_ok && config_ok && existing.closed == req.closed
 }
 
+/// The answer to a `PUT` for a stream that already exists: 200 with the existing record when
+/// the request is an idempotent repeat, else 409.
+pub fn confirm_existing(existing: StreamRecord, req: &CreateRequest) -> Result<super::CreateOutcome, CreateError> {
+    let fork_at = req.fork.as_ref().and_then(|s| s.at.map(tether_protocol::Offset::index));
+    if same_create(&existing, req, fork_at) {
+        Ok(super::CreateOutcome { created: false, record: existing })
+    } else {
+        Err(CreateError::ConfigMismatch)
+    }
+}
+
 /// A fork's resolved shape.
 #[derive(Clone, Debug)]
 pub struct ForkPlan {
