@@ -117,6 +117,7 @@ impl ApiError {
                     set("retry-after", "1".into());
                     (StatusCode::SERVICE_UNAVAILABLE, "archive_backlog_full")
                 }
+                AppendError::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "stream_overloaded"),
                 AppendError::Backend(b) => backend_status(b),
             },
             ApiError::Read(e) => match e {

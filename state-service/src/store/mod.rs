@@ -320,6 +320,8 @@ pub enum AppendError {
     ProducerSeqGap { expected: u64, received: u64 },
     #[error("hot log is full: archive backlog exceeds the configured headroom")]
     Backpressure,
+    #[error("too many appends are waiting for this stream; retry shortly")]
+    Overloaded,
     #[error(transparent)]
     Backend(#[from] BackendError),
 }

@@ -33,6 +33,8 @@ use super::{
 const COMMON: &str = include_str!("lua/common.lua");
 /// Most requests folded into one append script call.
 const MAX_BATCH: usize = 256;
+/// Most appends waiting for one stream's leader; past it appends answer 503 + `Retry-After`.
+const MAX_QUEUED_PER_STREAM: usize = 4096;
 /// Most payload bytes folded into one append script call (a single larger request still goes).
 const MAX_BATCH_BYTES: usize = 4 << 20;
 /// Chunks fetched per `XRANGE` page.
@@ -95,8 +97,8 @@ pub struct RedisHotLog {
     scripts: Scripts,
     settings: RedisSettings,
     notifier: TailNotifier,
-    /// Appends waiting for their stream's leader, per stream (bounded by the callers' own
-    /// admission: each waits for its answer).
+    /// Appends waiting for their stream's leader, per stream, at most
+    /// [`MAX_QUEUED_PER_STREAM`] each.
     queues: Mutex<HashMap<StreamName, Vec<PendingAppend>>>,
     used_memory: AtomicU64,
     healthy: AtomicBool,
@@ -562,7 +564,11 @@ impl HotLog for RedisHotLog {
             let mut queues = self.queues.lock().expect("queue lock");
             let queue = queues.entry(name.clone());
             let lead = matches!(queue, std::collections::hash_map::Entry::Vacant(_));
-            queue.or_default().push(PendingAppend { req, now: now_ms, reply });
+            let queue = queue.or_default();
+            if queue.len() >= MAX_QUEUED_PER_STREAM {
+                return Err(AppendError::Overloaded);
+            }
+            queue.push(PendingAppend { req, now: now_ms, reply });
             lead
         };
         if lead {
