@@ -4,12 +4,14 @@
 //! then trusted everywhere else.
 
 pub mod epoch;
+pub mod frames;
 pub mod headers;
 pub mod name;
 pub mod offset;
 pub mod producer;
 pub mod segment;
 pub mod session;
+pub mod ws;
 
 pub use epoch::Epoch;
 pub use name::{StreamName, StreamNameError};
