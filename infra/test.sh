@@ -2,7 +2,7 @@
 # The whole test suite, from a fresh Debian machine: installs what is missing, checks
 # formatting and lints, runs the Rust tests (unit, property, storage conformance, black-box
 # tests of the real binaries), then the Durable Streams conformance suite against
-# `tether-state` in embedded mode, then the Terraform checks.
+# `tether-state` (embedded, and on Redis + S3) and through `tether-edge`, then the Terraform checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -104,6 +104,11 @@ URL=$(start_server tether-state-redis "$ROOT/target/debug/tether-state" --listen
   --data-dir "$WORK/conformance-redis" --redis-url "redis://127.0.0.1:$REDIS_PORT" \
   --s3-bucket tether-conformance --s3-endpoint "$S3_URL" --s3-region us-east-1 --s3-force-path-style)
 conformance redis-s3 "$URL"
+
+# And through an edge in front of that state service. The dev anonymous policy grants
+# token-less requests read/write for this run only (it is off by default).
+EDGE_URL=$(start_server tether-edge "$ROOT/target/debug/tether-edge" --listen 127.0.0.1:0 --state-url "$URL" --dev-anonymous)
+conformance through-edge "$EDGE_URL"
 
 # --- Terraform -----------------------------------------------------------------------------
 if [ -f infra/terraform-check.sh ]; then

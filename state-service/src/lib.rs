@@ -136,10 +136,9 @@ pub async fn start(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<R
     let stop = shutdown.clone();
     let handle = shutdown.clone();
     let done = tokio::spawn(async move {
-        let server = axum::serve(listener, app).with_graceful_shutdown(async move { stop.cancelled().await });
-        let mut server = std::pin::pin!(server.into_future());
+        let server = http::serve::serve(listener, app, stop);
         tokio::select! {
-            r = &mut server => r.context("server failed")?,
+            () = server => {}
             _ = async { shutdown.cancelled().await; tokio::time::sleep(grace).await } => {
                 tracing::warn!(?grace, "shutdown grace elapsed; dropping remaining connections");
             }

@@ -1,5 +1,5 @@
-//! Harness for black-box tests: starts the real `tether-state` binary on port 0, learns its
-//! address from its first stdout line, and stops it by pid.
+//! Harness for black-box tests: starts the real `tether-state` and `tether-edge` binaries on
+//! port 0, learns their addresses from their first stdout line, and stops them by pid.
 
 pub mod servers;
 
@@ -79,6 +79,74 @@ impl StateProcess {
 fn signal(pid: u32, sig: &str) {
     let status = Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status().expect("kill");
     assert!(status.success(), "kill -{sig} {pid} failed");
+}
+
+/// A running `tether-edge` process.
+pub struct EdgeProcess {
+    child: Option<Child>,
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+    pub log: PathBuf,
+}
+
+impl EdgeProcess {
+    /// Starts `tether-edge --listen 127.0.0.1:0 --state-url ... <extra>` with `env`, logging to `log`.
+    pub fn start(state_urls: &[&str], extra: &[&str], env: &[(&str, &str)], log: &Path) -> Self {
+        let stderr = std::fs::File::create(log).expect("log file");
+        let mut cmd = Command::new(binary("tether-edge"));
+        cmd.arg("--listen").arg("127.0.0.1:0");
+        for u in state_urls {
+            cmd.arg("--state-url").arg(u);
+        }
+        cmd.args(extra);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.stdout(Stdio::piped()).stderr(stderr).spawn().expect("spawn tether-edge");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).expect("read the listening line");
+        let url = line
+            .trim()
+            .strip_prefix("tether-edge listening on ")
+            .unwrap_or_else(|| {
+                panic!("tether-edge did not start: {line:?}; log: {}", std::fs::read_to_string(log).unwrap_or_default())
+            })
+            .to_owned();
+        Self { child: Some(child), url, log: log.to_owned() }
+    }
+
+    /// The WebSocket URL of this edge.
+    pub fn ws_url(&self) -> String {
+        format!("{}/v1/ws", self.url.replacen("http://", "ws://", 1))
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// SIGTERM, then wait; returns whether the process exited successfully.
+    pub fn terminate(&mut self) -> bool {
+        let mut child = self.child.take().expect("running");
+        signal(child.id(), "TERM");
+        child.wait().expect("wait").success()
+    }
+
+    /// SIGKILL and reap.
+    pub fn kill9(&mut self) {
+        let mut child = self.child.take().expect("running");
+        signal(child.id(), "KILL");
+        let _ = child.wait();
+    }
+}
+
+impl Drop for EdgeProcess {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
 
 impl Drop for StateProcess {

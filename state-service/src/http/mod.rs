@@ -2,7 +2,9 @@
 //! operational endpoints `/healthz`, `/readyz`, `/metrics`.
 
 pub mod error;
+pub mod frames;
 pub mod read;
+pub mod serve;
 pub mod sessions;
 pub mod sse;
 pub mod write;
@@ -42,6 +44,7 @@ pub fn router(state: AppState) -> Router {
                 .delete(write::delete_stream)
                 .options(preflight),
         )
+        .route("/v1/frames/{*name}", get(frames::get_frames))
         .route("/v1/meta", post(read::batch_meta))
         .route("/v1/sessions", post(sessions::create))
         .route("/v1/sessions/{id}", get(sessions::get).delete(sessions::delete))

@@ -212,7 +212,12 @@ pub fn stream_headers(rec: &StreamRecord) -> HeaderMap {
 
 /// `scheme://host` of the request, for `Location`.
 fn origin(headers: &HeaderMap) -> String {
-    let host = headers.get("host").and_then(|v| v.to_str().ok()).unwrap_or("localhost");
+    // Behind an edge the client's host arrives in X-Forwarded-Host.
+    let host = headers
+        .get("x-forwarded-host")
+        .or_else(|| headers.get("host"))
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("localhost");
     let proto = headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).unwrap_or("http");
     format!("{proto}://{host}")
 }

@@ -2,5 +2,8 @@
 
 mod durability;
 mod durable_tiers;
+mod edge;
+mod edge_acceptance;
+mod env_contract;
 mod http_api;
 mod shutdown;
