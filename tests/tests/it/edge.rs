@@ -439,6 +439,7 @@ async fn expiring_tokens_are_warned_then_closed_unless_refreshed() {
     assert!(matches!(raw.next().await, ServerMsg::TokenExpiring { .. }));
     assert_eq!(raw.close_code().await, CloseCode::TokenExpired.code());
     // Refreshed in time, the connection lives on; another user's token is refused.
+    let short = token("ivy", &["**"], &[], Duration::from_secs(3));
     let (mut raw, _) = Raw::welcomed(&s.edge.ws_url(), &short).await;
     assert!(matches!(raw.next().await, ServerMsg::TokenExpiring { .. }));
     raw.send(ClientMsg::Auth { id: Some(1), token: token("ivy", &["**"], &[], Duration::from_secs(600)) }).await;
