@@ -105,13 +105,23 @@ async fn main() -> anyhow::Result<()> {
         Command::Dev { listen, edge_listen, data_dir } => dev(listen, edge_listen, data_dir).await,
         Command::Token { secret_file, secret, sub, read, write, ttl, issuer, audience } => {
             let secret = match (secret_file, secret) {
-                (Some(f), _) => std::fs::read(&f).with_context(|| format!("reading {}", f.display()))?.trim_ascii().to_vec(),
+                (Some(f), _) => {
+                    std::fs::read(&f).with_context(|| format!("reading {}", f.display()))?.trim_ascii().to_vec()
+                }
                 (None, Some(s)) => s.into_bytes(),
                 (None, None) => anyhow::bail!("give --secret-file or TETHER_JWT_SECRET"),
             };
             let read: Vec<&str> = read.iter().map(String::as_str).collect();
             let write: Vec<&str> = write.iter().map(String::as_str).collect();
-            let t = tether_edge::auth::mint_hs256(&secret, &sub, &read, &write, ttl, issuer.as_deref(), audience.as_deref());
+            let t = tether_edge::auth::mint_hs256(
+                &secret,
+                &sub,
+                &read,
+                &write,
+                ttl,
+                issuer.as_deref(),
+                audience.as_deref(),
+            );
             println!("{t}");
             Ok(())
         }
@@ -128,7 +138,13 @@ fn parse_from(raw: &str) -> anyhow::Result<From> {
     })
 }
 
-async fn tail(stream: String, conn: ConnArgs, from: String, session: Option<String>, no_follow: bool) -> anyhow::Result<()> {
+async fn tail(
+    stream: String,
+    conn: ConnArgs,
+    from: String,
+    session: Option<String>,
+    no_follow: bool,
+) -> anyhow::Result<()> {
     let stream = StreamName::parse(&stream)?;
     let mut client = Client::connect(Options::new(conn.urls, conn.token));
     match session {
@@ -219,7 +235,15 @@ async fn dev(listen: SocketAddr, edge_listen: SocketAddr, data_dir: PathBuf) -> 
         &secret,
     ])?;
     let edge = tether_edge::start(edge_cfg, shutdown.clone()).await?;
-    let token = tether_edge::auth::mint_hs256(secret.as_bytes(), "dev", &["**"], &["**"], Duration::from_secs(86_400), None, None);
+    let token = tether_edge::auth::mint_hs256(
+        secret.as_bytes(),
+        "dev",
+        &["**"],
+        &["**"],
+        Duration::from_secs(86_400),
+        None,
+        None,
+    );
     let edge_base = format!("http://{}", edge.addr);
     let ws = format!("ws://{}/v1/ws", edge.addr);
     println!(

@@ -151,7 +151,8 @@ async fn read_loop<R: tokio::io::AsyncRead + Unpin>(
                 },
                 OpCode::Close => {
                     let code = f.payload.get(..2).map_or(1005, |b| u16::from_be_bytes([b[0], b[1]]));
-                    let reason = f.payload.get(2..).map(|r| String::from_utf8_lossy(r).into_owned()).unwrap_or_default();
+                    let reason =
+                        f.payload.get(2..).map(|r| String::from_utf8_lossy(r).into_owned()).unwrap_or_default();
                     Inbound::Closed(code, reason)
                 }
                 _ => continue,

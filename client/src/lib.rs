@@ -93,7 +93,13 @@ pub struct PublishError {
 enum Cmd {
     Subscribe(StreamName, From),
     Unsubscribe(StreamName),
-    Publish { stream: StreamName, data: Bytes, binary: bool, content_type: Option<String>, done: oneshot::Sender<Result<Published, PublishError>> },
+    Publish {
+        stream: StreamName,
+        data: Bytes,
+        binary: bool,
+        content_type: Option<String>,
+        done: oneshot::Sender<Result<Published, PublishError>>,
+    },
     Resume(SessionId),
     Token(String),
 }
@@ -282,12 +288,8 @@ impl Driver {
             Ok(Some(Inbound::Closed(code, reason))) => return Flow::Reconnect(Some(code), reason),
             other => return Flow::Reconnect(None, format!("no welcome: {other:?}")),
         }
-        let streams: Vec<(StreamName, From)> = self
-            .follows
-            .iter()
-            .filter(|(_, f)| !f.finished)
-            .map(|(s, f)| (s.clone(), Self::resume_from(f)))
-            .collect();
+        let streams: Vec<(StreamName, From)> =
+            self.follows.iter().filter(|(_, f)| !f.finished).map(|(s, f)| (s.clone(), Self::resume_from(f))).collect();
         for (stream, from) in streams {
             let id = self.take_id();
             if let Err(e) = conn.send(&ClientMsg::Subscribe { id, stream, from, binary: false }).await {
@@ -340,11 +342,23 @@ impl Driver {
         let p = &self.pending[&id];
         let producer = Some(Producer { id: self.opts.producer_id.clone(), epoch: 0, seq: p.seq });
         if p.binary {
-            let msg = ClientMsg::Publish { id, stream: p.stream.clone(), data: None, producer, content_type: p.content_type.clone() };
+            let msg = ClientMsg::Publish {
+                id,
+                stream: p.stream.clone(),
+                data: None,
+                producer,
+                content_type: p.content_type.clone(),
+            };
             conn.send_binary(&msg, &p.data).await
         } else {
             let data = Some(String::from_utf8_lossy(&p.data).into_owned());
-            let msg = ClientMsg::Publish { id, stream: p.stream.clone(), data, producer, content_type: p.content_type.clone() };
+            let msg = ClientMsg::Publish {
+                id,
+                stream: p.stream.clone(),
+                data,
+                producer,
+                content_type: p.content_type.clone(),
+            };
             conn.send(&msg).await
         }
     }

@@ -153,10 +153,8 @@ impl Config {
             || self.jwks_url.is_some()
             || self.jwks_file.is_some();
         if !keyed && !self.dev_anonymous {
-            return bad(
-                "no JWT key configured: set --jwt-secret-file/TETHER_JWT_SECRET, --jwt-public-key-file, \
---jwks-url or --jwks-file (or --dev-anonymous for local development)",
-            );
+            return bad("no JWT key configured: set --jwt-secret-file/TETHER_JWT_SECRET, --jwt-public-key-file, \
+--jwks-url or --jwks-file (or --dev-anonymous for local development)");
         }
         if self.jwt_secret_file.is_some() && self.jwt_secret.is_some() {
             return bad("set either --jwt-secret-file or TETHER_JWT_SECRET, not both");

@@ -75,7 +75,9 @@ impl EdgeError {
             EdgeError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             EdgeError::AtCapacity => (StatusCode::SERVICE_UNAVAILABLE, "edge_at_capacity"),
             EdgeError::Draining => (StatusCode::SERVICE_UNAVAILABLE, "edge_draining"),
-            EdgeError::Upstream(UpstreamError::Unavailable(_)) => (StatusCode::SERVICE_UNAVAILABLE, "state_unavailable"),
+            EdgeError::Upstream(UpstreamError::Unavailable(_)) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "state_unavailable")
+            }
             EdgeError::Upstream(UpstreamError::Silent) => (StatusCode::GATEWAY_TIMEOUT, "state_timeout"),
             EdgeError::Upstream(
                 UpstreamError::Transport(_) | UpstreamError::Framing(_) | UpstreamError::Status { .. },

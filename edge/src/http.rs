@@ -38,7 +38,8 @@ pub fn router(edge: Arc<Edge>) -> Router {
 
 /// A JSON error answer outside the handlers (admission refusals).
 pub fn refusal(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = serde_json::json!({ "error": { "code": code, "message": message, "party": "client", "retryable": true } });
+    let body =
+        serde_json::json!({ "error": { "code": code, "message": message, "party": "client", "retryable": true } });
     let mut resp = (status, axum::Json(body)).into_response();
     resp.headers_mut().insert("retry-after", HeaderValue::from_static("1"));
     resp
@@ -62,7 +63,9 @@ async fn readyz(State(edge): State<Arc<Edge>>) -> Response {
     }
     let probe = edge
         .upstream
-        .send("readyz", Retry::Idempotent, |c, b| c.get(format!("{b}/readyz")).timeout(std::time::Duration::from_secs(2)))
+        .send("readyz", Retry::Idempotent, |c, b| {
+            c.get(format!("{b}/readyz")).timeout(std::time::Duration::from_secs(2))
+        })
         .await;
     match probe {
         Ok(r) if r.status().is_success() => "ready".into_response(),
@@ -114,8 +117,18 @@ async fn ws_upgrade(
 }
 
 /// Hop-by-hop headers, and ones the edge sets itself, never forwarded.
-const SKIP_REQUEST: &[&str] =
-    &["connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host", "authorization", "proxy-authorization", "content-length"];
+const SKIP_REQUEST: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "host",
+    "authorization",
+    "proxy-authorization",
+    "content-length",
+];
 const SKIP_RESPONSE: &[&str] = &["connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade"];
 
 /// The query without the `token` parameter (tokens never reach the state service or its logs).
@@ -135,22 +148,23 @@ async fn proxy(State(edge): State<Arc<Edge>>, req: Request) -> Result<Response, 
         let write = matches!(parts.method, Method::PUT | Method::POST | Method::DELETE);
         let allowed = if write { identity.perms.can_write(&name) } else { identity.perms.can_read(&name) };
         if !allowed {
-            return Err(EdgeError::Forbidden { stream: name.to_string(), access: if write { "write" } else { "read" } });
+            return Err(EdgeError::Forbidden {
+                stream: name.to_string(),
+                access: if write { "write" } else { "read" },
+            });
         }
         // A fork reads its source.
         if let Some(src) = parts.headers.get("stream-forked-from").and_then(|v| v.to_str().ok()) {
-            let src = StreamName::parse(src.trim_start_matches("/v1/stream/")).map_err(|e| EdgeError::BadRequest(e.to_string()))?;
+            let src = StreamName::parse(src.trim_start_matches("/v1/stream/"))
+                .map_err(|e| EdgeError::BadRequest(e.to_string()))?;
             if !identity.perms.can_read(&src) {
                 return Err(EdgeError::Forbidden { stream: src.to_string(), access: "read" });
             }
         }
     }
     let limit = edge.cfg.max_http_body_bytes;
-    let body = http_body_util::Limited::new(body, limit)
-        .collect()
-        .await
-        .map_err(|_| EdgeError::TooLarge(limit))?
-        .to_bytes();
+    let body =
+        http_body_util::Limited::new(body, limit).collect().await.map_err(|_| EdgeError::TooLarge(limit))?.to_bytes();
     let path = format!("/v1/stream/{name}{}", strip_token(parts.uri.query()));
     let host = parts.headers.get("host").cloned();
     let retry = if parts.method == Method::POST && parts.headers.get(h::PRODUCER_ID).is_none() {

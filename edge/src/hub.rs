@@ -67,7 +67,10 @@ impl Delivered {
 pub enum LiveEvent {
     Chunk(Arc<Delivered>),
     /// Caught up to `next`; `closed` when the stream ended there.
-    Tail { next: Offset, closed: bool },
+    Tail {
+        next: Offset,
+        closed: bool,
+    },
     Gone(GoneReason),
 }
 
@@ -100,7 +103,12 @@ impl Drop for LiveReceiver {
 }
 
 impl Hub {
-    pub fn new(upstream: Arc<Upstream>, metrics: Arc<Metrics>, buffer: usize, shutdown: CancellationToken) -> Arc<Self> {
+    pub fn new(
+        upstream: Arc<Upstream>,
+        metrics: Arc<Metrics>,
+        buffer: usize,
+        shutdown: CancellationToken,
+    ) -> Arc<Self> {
         Arc::new(Self { topics: Mutex::new(HashMap::new()), upstream, metrics, buffer, shutdown })
     }
 

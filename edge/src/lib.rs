@@ -85,8 +85,7 @@ fn auth_config(cfg: &Config) -> anyhow::Result<Option<AuthConfig>> {
         (None, Some(s)) => Some(s.as_bytes().to_vec()),
         (None, None) => None,
     };
-    if secret.is_none() && cfg.jwt_public_key_files.is_empty() && cfg.jwks_url.is_none() && cfg.jwks_file.is_none()
-    {
+    if secret.is_none() && cfg.jwt_public_key_files.is_empty() && cfg.jwks_url.is_none() && cfg.jwks_file.is_none() {
         return Ok(None);
     }
     Ok(Some(AuthConfig {

@@ -60,7 +60,11 @@ impl Metrics {
                 "Connections or requests refused by a limit, by reason",
                 &["reason"],
             ),
-            auth_failures: vec("tether_edge_auth_failures_total", "Token verification failures, by reason", &["reason"]),
+            auth_failures: vec(
+                "tether_edge_auth_failures_total",
+                "Token verification failures, by reason",
+                &["reason"],
+            ),
             subscriptions: gauge("tether_edge_subscriptions_current", "Active client subscriptions"),
             topics: gauge("tether_edge_upstream_subscriptions_current", "Streams followed from the state service"),
             chunks_delivered: counter("tether_edge_chunks_delivered_total", "Chunks queued to clients"),
@@ -75,9 +79,17 @@ impl Metrics {
                 "Subscribers detached from the live fan-out because they fell behind",
             ),
             catchups: counter("tether_edge_catchups_total", "Catch-up reads from the state service"),
-            upstream_errors: vec("tether_edge_upstream_errors_total", "Failed state-service requests, by kind", &["kind"]),
+            upstream_errors: vec(
+                "tether_edge_upstream_errors_total",
+                "Failed state-service requests, by kind",
+                &["kind"],
+            ),
             publishes: vec("tether_edge_publishes_total", "WebSocket publishes, by outcome", &["outcome"]),
-            http_requests: vec("tether_edge_http_requests_total", "HTTP requests by method and status", &["method", "status"]),
+            http_requests: vec(
+                "tether_edge_http_requests_total",
+                "HTTP requests by method and status",
+                &["method", "status"],
+            ),
             drain_phase: gauge(
                 "tether_edge_drain_phase",
                 "0 serving, 1 stopped accepting, 2 clients told to reconnect, 3 closing remaining",
@@ -88,7 +100,9 @@ impl Metrics {
     }
 
     pub fn render(&self) -> String {
-        TextEncoder::new().encode_to_string(&self.registry.gather()).unwrap_or_else(|e| format!("# encode error: {e}\n"))
+        TextEncoder::new()
+            .encode_to_string(&self.registry.gather())
+            .unwrap_or_else(|e| format!("# encode error: {e}\n"))
     }
 }
 

@@ -66,7 +66,13 @@ fn refused(job: &PublishJob, e: &UpstreamError) -> ServerMsg {
         ),
         _ => (ErrorCode::Unavailable, Some(1000)),
     };
-    ServerMsg::Error { id: Some(job.id), code, message: e.to_string(), stream: Some(job.stream.clone()), retry_after_ms }
+    ServerMsg::Error {
+        id: Some(job.id),
+        code,
+        message: e.to_string(),
+        stream: Some(job.stream.clone()),
+        retry_after_ms,
+    }
 }
 
 async fn content_type(
@@ -79,7 +85,10 @@ async fn content_type(
     }
     let path = format!("/v1/stream/{}", job.stream);
     let t = edge.upstream.timeout();
-    let head = edge.upstream.send(job.stream.as_str(), Retry::Idempotent, |c, b| c.head(format!("{b}{path}")).timeout(t)).await?;
+    let head = edge
+        .upstream
+        .send(job.stream.as_str(), Retry::Idempotent, |c, b| c.head(format!("{b}{path}")).timeout(t))
+        .await?;
     let ct = match ok_or_status(head).await {
         Ok(resp) => resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned(),
         Err(UpstreamError::Status { status: 404, .. }) if job.content_type.is_some() => {

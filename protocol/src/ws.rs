@@ -376,8 +376,12 @@ mod tests {
         let from = prop_oneof![Just(From::Start), Just(From::Now), offset().prop_map(From::At)];
         prop_oneof![
             (any::<Option<u64>>(), "[ -~]{0,40}").prop_map(|(id, token)| ClientMsg::Auth { id, token }),
-            (any::<u64>(), name(), from, any::<bool>())
-                .prop_map(|(id, stream, from, binary)| ClientMsg::Subscribe { id, stream, from, binary }),
+            (any::<u64>(), name(), from, any::<bool>()).prop_map(|(id, stream, from, binary)| ClientMsg::Subscribe {
+                id,
+                stream,
+                from,
+                binary
+            }),
             (any::<u64>(), name()).prop_map(|(id, stream)| ClientMsg::Unsubscribe { id, stream }),
             (any::<u64>(), name(), any::<Option<String>>(), any::<Option<(String, u64, u64)>>()).prop_map(
                 |(id, stream, data, p)| ClientMsg::Publish {
@@ -416,10 +420,8 @@ mod tests {
                 reason: ResetReason::EpochChanged,
                 requested
             }),
-            (any::<u64>(), any::<String>()).prop_map(|(retry_after_ms, reason)| ServerMsg::Reconnect {
-                retry_after_ms,
-                reason
-            }),
+            (any::<u64>(), any::<String>())
+                .prop_map(|(retry_after_ms, reason)| ServerMsg::Reconnect { retry_after_ms, reason }),
         ]
     }
 

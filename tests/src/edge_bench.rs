@@ -71,7 +71,11 @@ async fn fanout(args: &[String]) -> anyhow::Result<()> {
     let tag = format!("{:x}", rand::random::<u32>());
     let names: Vec<String> = (0..streams).map(|i| format!("bench/{tag}/{i}")).collect();
     for n in &names {
-        http.put(format!("{state}/v1/stream/{n}")).header("content-type", "text/plain").send().await?.error_for_status()?;
+        http.put(format!("{state}/v1/stream/{n}"))
+            .header("content-type", "text/plain")
+            .send()
+            .await?
+            .error_for_status()?;
     }
     eprintln!("opening {} connections", streams * per);
     let conns = open_many(&ws, &token, streams * per).await?;
@@ -121,7 +125,12 @@ async fn fanout(args: &[String]) -> anyhow::Result<()> {
                 let due = start + gap * i as u32;
                 tokio::time::sleep_until(due.into()).await;
                 let body = format!("{};{}", now_us(), "x".repeat(size));
-                let r = http.post(format!("{state}/v1/stream/{n}")).header("content-type", "text/plain").body(body).send().await;
+                let r = http
+                    .post(format!("{state}/v1/stream/{n}"))
+                    .header("content-type", "text/plain")
+                    .body(body)
+                    .send()
+                    .await;
                 if let Err(e) = r {
                     eprintln!("append failed: {e}");
                 }

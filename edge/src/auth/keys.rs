@@ -77,7 +77,11 @@ impl KeySet {
             // Issuers often stamp a kid on HS tokens; the un-named secret may still verify it.
             let unnamed: Vec<&DecodingKey> =
                 self.keys.iter().filter(|k| k.kid.is_none() && fits(k)).map(|k| &k.key).collect();
-            return if unnamed.is_empty() { Err(AuthError::UnknownKid(kid.chars().take(64).collect())) } else { Ok(unnamed) };
+            return if unnamed.is_empty() {
+                Err(AuthError::UnknownKid(kid.chars().take(64).collect()))
+            } else {
+                Ok(unnamed)
+            };
         }
         let usable: Vec<&DecodingKey> = self.keys.iter().filter(|k| fits(k)).map(|k| &k.key).collect();
         if usable.is_empty() { Err(AuthError::NoKeyForAlgorithm(alg_name)) } else { Ok(usable) }
@@ -95,7 +99,9 @@ fn parse_jwks(bytes: &[u8], source_name: &str) -> Result<Vec<NamedKey>, AuthSetu
                 alg: jwk.common.key_algorithm.map(|a| a.to_string()),
                 key,
             }),
-            Err(e) => tracing::warn!(source = source_name, kid = ?jwk.common.key_id, error = %e, "skipping an unusable JWK"),
+            Err(e) => {
+                tracing::warn!(source = source_name, kid = ?jwk.common.key_id, error = %e, "skipping an unusable JWK")
+            }
         }
     }
     if out.is_empty() {

@@ -187,7 +187,8 @@ async fn jwks_url_rotation_is_picked_up_on_an_unknown_kid() {
     let old = EncodingKey::from_rsa_pem(&pem("rsa.key")).expect("rsa");
     let new = EncodingKey::from_rsa_pem(&pem("rsa2.key")).expect("rsa2");
     v.verify(&sign(Algorithm::RS256, &old, Some("old"), &c)).expect("old key");
-    *served.lock().expect("lock") = jwks(&[("rsa.key", Algorithm::RS256, "old"), ("rsa2.key", Algorithm::RS256, "new")]);
+    *served.lock().expect("lock") =
+        jwks(&[("rsa.key", Algorithm::RS256, "old"), ("rsa2.key", Algorithm::RS256, "new")]);
     // The first sight of the new kid is refused and triggers a refetch; it then verifies.
     *v.last_fetch.lock().expect("lock") = None;
     let token = sign(Algorithm::RS256, &new, Some("new"), &c);

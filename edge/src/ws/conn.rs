@@ -83,7 +83,8 @@ pub async fn serve(
     let (out, out_rx) = Outbound::new(edge.cfg.client_queue);
     let writer_task = tokio::spawn(writer(wr, out_rx, edge.cfg.ping_interval));
     let (in_tx, mut in_rx) = mpsc::channel::<Incoming>(1);
-    let reader_task = tokio::spawn(reader(FragmentCollectorRead::new(rd), in_tx, out.clone(), edge.cfg.max_message_bytes));
+    let reader_task =
+        tokio::spawn(reader(FragmentCollectorRead::new(rd), in_tx, out.clone(), edge.cfg.max_message_bytes));
     edge.metrics.connections_opened.inc();
     edge.metrics.connections_current.inc();
     let ending = run(&edge, &out, &mut in_rx, identity).await;
@@ -359,20 +360,20 @@ impl Conn {
         match msg {
             ClientMsg::Auth { id, token } => self.refresh(id, token).await,
             ClientMsg::Subscribe { id, stream, from, binary } => self.subscribe(Some(id), stream, from, binary).await,
-            ClientMsg::Unsubscribe { id, stream } => {
-                match self.subs.remove(&stream) {
-                    Some(h) if !h.task.is_finished() => {
-                        h.cancel.cancel();
-                        let _ = self.cursors.send((stream, None)).await;
-                        self.reply(ServerMsg::Ok { id }).await
-                    }
-                    _ => self.reply(error(Some(id), ErrorCode::NotSubscribed, "not subscribed", Some(&stream))).await,
+            ClientMsg::Unsubscribe { id, stream } => match self.subs.remove(&stream) {
+                Some(h) if !h.task.is_finished() => {
+                    h.cancel.cancel();
+                    let _ = self.cursors.send((stream, None)).await;
+                    self.reply(ServerMsg::Ok { id }).await
                 }
-            }
+                _ => self.reply(error(Some(id), ErrorCode::NotSubscribed, "not subscribed", Some(&stream))).await,
+            },
             ClientMsg::Publish { id, stream, data, producer, content_type } => {
                 if !self.identity.perms.can_write(&stream) {
                     self.edge.metrics.publishes.with_label_values(&["forbidden"]).inc();
-                    return self.reply(error(Some(id), ErrorCode::Forbidden, "no write permission", Some(&stream))).await;
+                    return self
+                        .reply(error(Some(id), ErrorCode::Forbidden, "no write permission", Some(&stream)))
+                        .await;
                 }
                 if let Err(wait) = self.bucket.take(std::time::Instant::now()) {
                     self.edge.metrics.connections_refused.with_label_values(&["publish_rate"]).inc();
@@ -421,14 +422,17 @@ impl Conn {
             }
         };
         if identity.sub != self.identity.sub {
-            return Err(Ending::new(CloseCode::SubjectChanged, "subject_changed", "a refreshed token must name the same sub"));
+            return Err(Ending::new(
+                CloseCode::SubjectChanged,
+                "subject_changed",
+                "a refreshed token must name the same sub",
+            ));
         }
         self.identity = identity;
         self.token = Some(token);
         self.warned = false;
         // Permissions may have shrunk: stop what the new token no longer allows.
-        let refused: Vec<StreamName> =
-            self.subs.keys().filter(|s| !self.identity.perms.can_read(s)).cloned().collect();
+        let refused: Vec<StreamName> = self.subs.keys().filter(|s| !self.identity.perms.can_read(s)).cloned().collect();
         for s in refused {
             if let Some(h) = self.subs.remove(&s) {
                 h.cancel.cancel();
@@ -504,7 +508,9 @@ impl Conn {
         let doc = match self.edge.sessions.get(&session, &self.identity.sub).await {
             Ok(d) => d,
             Err(e) if e.code() == Some("session_not_found") => {
-                return self.reply(error(Some(id), ErrorCode::SessionNotFound, "no such session for this user", None)).await;
+                return self
+                    .reply(error(Some(id), ErrorCode::SessionNotFound, "no such session for this user", None))
+                    .await;
             }
             Err(e) => {
                 self.edge.metrics.upstream_errors.with_label_values(&[e.kind()]).inc();

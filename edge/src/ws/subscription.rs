@@ -136,7 +136,9 @@ impl Subscription {
                         break;
                     }
                     Ok(Some(Frame::Keepalive)) => {}
-                    Ok(Some(Frame::Gone(_))) => return self.reset(ResetReason::StreamDeleted, None).await.map(|_| false),
+                    Ok(Some(Frame::Gone(_))) => {
+                        return self.reset(ResetReason::StreamDeleted, None).await.map(|_| false);
+                    }
                     // A batch that ended before the tail: read on from `next`.
                     Ok(None) => break,
                     Err(e) => {
@@ -176,7 +178,10 @@ impl Subscription {
             }
         };
         let verdict = if matches!(self.from, From::At(_)) { Verdict::Resumed } else { Verdict::Started };
-        self.metrics.resume_verdicts.with_label_values(&[if verdict == Verdict::Resumed { "resumed" } else { "started" }]).inc();
+        self.metrics
+            .resume_verdicts
+            .with_label_values(&[if verdict == Verdict::Resumed { "resumed" } else { "started" }])
+            .inc();
         self.metrics.resume_seconds.observe(t0.elapsed().as_secs_f64());
         self.send(ServerMsg::Subscribed { id: self.id, stream: self.stream.clone(), verdict, from: start }).await?;
         if let Some(tx) = self.started.take() {

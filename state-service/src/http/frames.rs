@@ -69,7 +69,9 @@ pub async fn get_frames(
     hm.insert(h::STREAM_NEXT_OFFSET, HeaderValue::from_str(&Streams::mint(&rec, at).to_string()).expect("ascii"));
     if !q.live {
         let mut body = BytesMut::from(&MAGIC[..]);
-        let batch = if at < rec.tail { state.streams.read(&rec, at, state.streams.cfg.read_max_bytes).await? } else {
+        let batch = if at < rec.tail {
+            state.streams.read(&rec, at, state.streams.cfg.read_max_bytes).await?
+        } else {
             crate::streams::ReadBatch { start: at, chunks: Vec::new() }
         };
         let next = batch.next();

@@ -191,14 +191,16 @@ async fn bad_tokens_and_missing_permissions_get_nothing() {
     let ws = s.edge.ws_url();
     // Expired and forged tokens are refused at the upgrade with 401.
     let expired_claims = past_token("bob");
-    let forged = mint_hs256(b"not-the-secret-not-the-secret-000", "bob", &["**"], &[], Duration::from_secs(600), None, None);
+    let forged =
+        mint_hs256(b"not-the-secret-not-the-secret-000", "bob", &["**"], &[], Duration::from_secs(600), None, None);
     for bad in [&expired_claims, &forged, &"not.a.jwt".to_owned()] {
         match Conn::connect(&ws, Some(bad), 8).await {
             Err(tether_client::conn::ConnectError::Handshake { status: Some(401), .. }) => {}
             Err(e) => panic!("expected 401, got {e}"),
             Ok(_) => panic!("a bad token was accepted"),
         }
-        let r = c.get(format!("{}/v1/stream/secret/1?offset=-1", s.edge.url)).bearer_auth(bad).send().await.expect("get");
+        let r =
+            c.get(format!("{}/v1/stream/secret/1?offset=-1", s.edge.url)).bearer_auth(bad).send().await.expect("get");
         assert_eq!(r.status(), 401);
         assert!(r.headers().contains_key("www-authenticate"));
         let body: serde_json::Value = r.json().await.expect("json error body");
@@ -216,7 +218,14 @@ async fn bad_tokens_and_missing_permissions_get_nothing() {
         ServerMsg::Error { id: Some(7), code: ErrorCode::Forbidden, stream: Some(s), .. } => assert_eq!(s, stream),
         other => panic!("expected forbidden, got {other:?}"),
     }
-    raw.send(ClientMsg::Publish { id: 8, stream: stream.clone(), data: Some("x".into()), producer: None, content_type: None }).await;
+    raw.send(ClientMsg::Publish {
+        id: 8,
+        stream: stream.clone(),
+        data: Some("x".into()),
+        producer: None,
+        content_type: None,
+    })
+    .await;
     assert!(matches!(raw.next().await, ServerMsg::Error { id: Some(8), code: ErrorCode::Forbidden, .. }));
     // Over HTTP: 403 with the stream named, for reads and writes.
     let r = c.get(format!("{}/v1/stream/secret/1?offset=-1", s.edge.url)).bearer_auth(&t).send().await.expect("get");
@@ -236,8 +245,12 @@ async fn bad_tokens_and_missing_permissions_get_nothing() {
 fn past_token(sub: &str) -> String {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
     let claims = serde_json::json!({"sub": sub, "exp": now - 3600, "iat": now - 7200, "tether": {"read": ["**"]}});
-    jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()))
-        .expect("sign")
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .expect("sign")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -364,7 +377,13 @@ async fn publishes_are_exactly_once_under_retries() {
     raw.send(publish(2, "hello")).await;
     assert!(matches!(raw.next().await, ServerMsg::Published { id: 2, duplicate: true, .. }));
     // Binary payloads travel in binary frames, both ways.
-    let bin = ClientMsg::Publish { id: 3, stream: name("p/bin"), data: None, producer: None, content_type: Some("application/octet-stream".into()) };
+    let bin = ClientMsg::Publish {
+        id: 3,
+        stream: name("p/bin"),
+        data: None,
+        producer: None,
+        content_type: Some("application/octet-stream".into()),
+    };
     raw.conn.send_binary(&bin, &[0, 159, 146, 150, 255]).await.expect("send");
     assert!(matches!(raw.next().await, ServerMsg::Published { id: 3, .. }));
     raw.send(ClientMsg::Subscribe { id: 4, stream: name("p/bin"), from: From::Start, binary: false }).await;
@@ -373,7 +392,12 @@ async fn publishes_are_exactly_once_under_retries() {
         Inbound::Msg(ServerMsg::Chunk { data: None, .. }, Some(p)) => assert_eq!(&p[..], &[0, 159, 146, 150, 255]),
         other => panic!("expected a binary chunk, got {other:?}"),
     }
-    let body = reqwest::get(format!("{}?offset=-1", s.state.stream_url("p/1"))).await.expect("get").text().await.expect("text");
+    let body = reqwest::get(format!("{}?offset=-1", s.state.stream_url("p/1")))
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text");
     assert_eq!(body, "hello");
 }
 
@@ -444,6 +468,7 @@ async fn expiring_tokens_are_warned_then_closed_unless_refreshed() {
     assert!(matches!(raw.next().await, ServerMsg::TokenExpiring { .. }));
     raw.send(ClientMsg::Auth { id: Some(1), token: token("ivy", &["**"], &[], Duration::from_secs(600)) }).await;
     assert!(matches!(raw.next().await, ServerMsg::Ok { id: 1 }));
-    raw.send(ClientMsg::Auth { id: Some(2), token: token("someone-else", &["**"], &[], Duration::from_secs(600)) }).await;
+    raw.send(ClientMsg::Auth { id: Some(2), token: token("someone-else", &["**"], &[], Duration::from_secs(600)) })
+        .await;
     assert_eq!(raw.close_code().await, CloseCode::SubjectChanged.code());
 }

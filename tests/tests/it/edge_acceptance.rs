@@ -59,7 +59,11 @@ async fn topology() -> Topology {
 }
 
 /// Follows one stream until it closes; returns every chunk (offset, next, bytes) received.
-async fn follow(mut client: Client, stream: StreamName, progress: Arc<AtomicU64>) -> (Vec<(Offset, Offset, Bytes)>, Client) {
+async fn follow(
+    mut client: Client,
+    stream: StreamName,
+    progress: Arc<AtomicU64>,
+) -> (Vec<(Offset, Offset, Bytes)>, Client) {
     client.subscribe(stream.clone(), From::Start).await.expect("subscribe");
     let mut got = Vec::new();
     loop {
@@ -97,7 +101,12 @@ async fn clients_survive_an_edge_kill_with_every_offset_once() {
     let state_urls: Vec<String> = topo.states.iter().map(|s| s.url.clone()).collect();
     let stream_url = |i: usize, n: &str| format!("{}/v1/stream/{n}", state_urls[i % state_urls.len()]);
     for i in 0..LLM {
-        let r = http.put(stream_url(i, &format!("llm/{i}"))).header("content-type", "text/plain").send().await.expect("create");
+        let r = http
+            .put(stream_url(i, &format!("llm/{i}")))
+            .header("content-type", "text/plain")
+            .send()
+            .await
+            .expect("create");
         assert!(r.status().is_success());
     }
     let r = http.put(stream_url(0, "broadcast/all")).header("content-type", "text/plain").send().await.expect("create");
@@ -107,7 +116,11 @@ async fn clients_survive_an_edge_kill_with_every_offset_once() {
     let progress = Arc::new(AtomicU64::new(0));
     let mut followers = Vec::new();
     for i in 0..LLM + BROADCAST {
-        let (stream, sub) = if i < LLM { (format!("llm/{i}"), format!("user-{i}")) } else { ("broadcast/all".into(), format!("viewer-{i}")) };
+        let (stream, sub) = if i < LLM {
+            (format!("llm/{i}"), format!("user-{i}"))
+        } else {
+            ("broadcast/all".into(), format!("viewer-{i}"))
+        };
         let t = token(&sub, &[&stream], &[], Duration::from_secs(3600));
         let client = Client::connect(Options::new(ws.clone(), Some(t)));
         followers.push(tokio::spawn(follow(client, name(&stream), progress.clone())));
@@ -115,7 +128,8 @@ async fn clients_survive_an_edge_kill_with_every_offset_once() {
     // Producers: one per LLM stream at a jittered rate, one for the broadcast.
     let mut producers = Vec::new();
     for i in 0..=LLM {
-        let (http, url) = (http.clone(), if i < LLM { stream_url(i, &format!("llm/{i}")) } else { stream_url(1, "broadcast/all") });
+        let (http, url) =
+            (http.clone(), if i < LLM { stream_url(i, &format!("llm/{i}")) } else { stream_url(1, "broadcast/all") });
         producers.push(tokio::spawn(async move {
             for seq in 0..CHUNKS {
                 let r = http
@@ -171,7 +185,8 @@ async fn a_client_resumes_a_stream_archived_and_flushed_from_redis() {
     assert!(r.status().is_success());
     let mut mid = String::new();
     for i in 0..600 {
-        let r = http.post(&url).header("content-type", "text/plain").body(format!("a{i}")).send().await.expect("append");
+        let r =
+            http.post(&url).header("content-type", "text/plain").body(format!("a{i}")).send().await.expect("append");
         if i == 299 {
             mid = r.headers()["stream-next-offset"].to_str().expect("ascii").to_owned();
         }
@@ -179,7 +194,14 @@ async fn a_client_resumes_a_stream_archived_and_flushed_from_redis() {
     assert_eq!(http.post(&url).header("stream-closed", "true").send().await.expect("close").status(), 204);
     // Wait for the archiver to empty the hot log, then make Redis forget everything.
     loop {
-        let text = http.get(format!("{}/metrics", topo.states[0].url)).send().await.expect("metrics").text().await.expect("text");
+        let text = http
+            .get(format!("{}/metrics", topo.states[0].url))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text");
         let backlog = text.lines().find_map(|l| l.strip_prefix("tether_state_archive_backlog_chunks ")).map(str::trim);
         if backlog == Some("0") && !text.contains("tether_state_segments_sealed_total 0") {
             break;
@@ -187,7 +209,11 @@ async fn a_client_resumes_a_stream_archived_and_flushed_from_redis() {
         tokio::task::yield_now().await;
     }
     let addr = topo.redis.url.trim_start_matches("redis://").to_owned();
-    let status = tokio::process::Command::new("redis-cli").args(["-u", &format!("redis://{addr}"), "FLUSHALL"]).status().await.expect("redis-cli");
+    let status = tokio::process::Command::new("redis-cli")
+        .args(["-u", &format!("redis://{addr}"), "FLUSHALL"])
+        .status()
+        .await
+        .expect("redis-cli");
     assert!(status.success());
     let t = token("kim", &["archived/*"], &[], Duration::from_secs(600));
     let mut client = Client::connect(Options::new(vec![topo.edges[1].ws_url()], Some(t)));

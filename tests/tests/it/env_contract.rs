@@ -21,10 +21,7 @@ fn read_by(bin: &str) -> BTreeSet<String> {
     let out = Command::new(binary(bin)).arg("--help").output().expect("run --help");
     assert!(out.status.success());
     let help = String::from_utf8(out.stdout).expect("utf8");
-    help.split("[env: ")
-        .skip(1)
-        .map(|rest| rest.split(['=', ']']).next().expect("name").to_owned())
-        .collect()
+    help.split("[env: ").skip(1).map(|rest| rest.split(['=', ']']).next().expect("name").to_owned()).collect()
 }
 
 /// A plausible value for each contract variable.
