@@ -472,3 +472,76 @@ async fn expiring_tokens_are_warned_then_closed_unless_refreshed() {
         .await;
     assert_eq!(raw.close_code().await, CloseCode::SubjectChanged.code());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_refuse_with_clear_codes() {
+    let s = stack(&[
+        "--max-connections-per-ip",
+        "2",
+        "--max-subscriptions",
+        "1",
+        "--max-frame-bytes",
+        "1024",
+        "--max-message-bytes",
+        "1024",
+        "--publish-rate",
+        "1",
+        "--publish-burst",
+        "1",
+    ]);
+    let t = token("lim", &["**"], &["**"], Duration::from_secs(600));
+    let ws = s.edge.ws_url();
+    let (mut a, _) = Raw::welcomed(&ws, &t).await;
+    let (mut b, _) = Raw::welcomed(&ws, &t).await;
+    // A third connection from the same address: 429.
+    match Conn::connect(&ws, Some(&t), 8).await {
+        Err(tether_client::conn::ConnectError::Handshake { status: Some(429), .. }) => {}
+        Err(e) => panic!("expected 429, got {e}"),
+        Ok(_) => panic!("over the per-IP limit"),
+    }
+    // One subscription per connection.
+    a.send(ClientMsg::Subscribe { id: 1, stream: name("l/1"), from: From::Now, binary: false }).await;
+    a.send(ClientMsg::Subscribe { id: 2, stream: name("l/2"), from: From::Now, binary: false }).await;
+    loop {
+        match a.next().await {
+            ServerMsg::Error { id: Some(2), code, .. } => {
+                assert_eq!(code, ErrorCode::TooManySubscriptions);
+                break;
+            }
+            _ => continue,
+        }
+    }
+    // Publish rate: the second publish inside the same second is refused with a retry hint.
+    let publish = |id| ClientMsg::Publish {
+        id,
+        stream: name("l/p"),
+        data: Some("x".into()),
+        producer: None,
+        content_type: Some("text/plain".into()),
+    };
+    b.send(publish(1)).await;
+    b.send(publish(2)).await;
+    let mut refused = false;
+    let mut published = false;
+    while !(refused && published) {
+        match b.next().await {
+            ServerMsg::Published { id: 1, .. } => published = true,
+            ServerMsg::Error { id: Some(2), code: ErrorCode::RateLimited, retry_after_ms: Some(ms), .. } => {
+                assert!(ms > 0);
+                refused = true;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // An oversized message closes with 1009.
+    b.send(ClientMsg::Auth { id: None, token: "x".repeat(4096) }).await;
+    assert_eq!(b.close_code().await, CloseCode::MessageTooBig.code());
+    let metrics = reqwest::get(format!("{}/metrics", s.edge.url)).await.expect("metrics").text().await.expect("text");
+    for reason in ["per_ip", "subscriptions", "publish_rate"] {
+        assert!(
+            metrics.contains(&format!("tether_edge_connections_refused_total{{reason=\"{reason}\"}} 1")),
+            "metric for {reason}"
+        );
+    }
+    assert!(metrics.contains("tether_edge_connections_closed_total{reason=\"too_big\"} 1"));
+}
