@@ -69,7 +69,20 @@ impl EdgeError {
         match self {
             EdgeError::Auth(AuthError::Missing) => (StatusCode::UNAUTHORIZED, "token_missing"),
             EdgeError::Auth(AuthError::Expired) => (StatusCode::UNAUTHORIZED, "token_expired"),
-            EdgeError::Auth(_) => (StatusCode::UNAUTHORIZED, "token_invalid"),
+            EdgeError::Auth(
+                AuthError::TooLarge
+                | AuthError::Malformed(_)
+                | AuthError::AlgorithmNotAllowed(_)
+                | AuthError::UnknownKid(_)
+                | AuthError::NoKeyForAlgorithm(_)
+                | AuthError::BadSignature
+                | AuthError::NotYetValid
+                | AuthError::WrongIssuer
+                | AuthError::WrongAudience
+                | AuthError::MissingExpiry
+                | AuthError::MissingSubject
+                | AuthError::BadPermissions(_),
+            ) => (StatusCode::UNAUTHORIZED, "token_invalid"),
             EdgeError::Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden"),
             EdgeError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             EdgeError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),

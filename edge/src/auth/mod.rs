@@ -1,45 +1,78 @@
 //! JWT verification and stream permissions.
 //!
-//! Keys come from a shared secret (HS*), PEM public keys (RSA, EC, Ed25519; the `kid` is the
-//! file stem) and JWKS (a file or a URL, refreshed periodically and on an unknown `kid`).
-//! A key is only ever tried for algorithms of its own family, so an HMAC token can never be
-//! checked against a public key's bytes (algorithm confusion), and `alg: none` has no family.
+//! Keys come from a shared secret (HS*), PEM public keys or certificates (RSA, EC P-256/P-384,
+//! Ed25519; the `kid` is the file stem) and JWKS (a file or a URL, refreshed periodically and,
+//! rate-limited, when a token names an unknown `kid`). Every key is bound to the algorithms of its
+//! own type, so an HMAC token is never checked against a public key's bytes (algorithm
+//! confusion), and `alg: none` matches no key. Tokens must carry `sub` and `exp`; `iss` and `aud`
+//! are checked when configured. The `tether` claim grants read and write stream patterns.
 
+mod jwks;
 mod keys;
-pub mod permissions;
+mod permissions;
+mod token;
+mod verifier;
 
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use jsonwebtoken::{Algorithm, Validation};
-use serde::Deserialize;
-use tokio_util::sync::CancellationToken;
-
-pub use self::keys::KeySet;
 pub use self::permissions::{PatternError, Permissions};
+pub use self::token::{TokenSource, mint_hs256, token_from_request};
+pub use self::verifier::Verifier;
 
+/// Where verification keys come from and what tokens must claim.
+#[derive(Clone)]
 pub struct AuthConfig {
+    /// HS256/384/512 shared secret (from `--jwt-secret-file` or `TETHER_JWT_SECRET`).
     pub secret: Option<Vec<u8>>,
+    /// PEM files, each an SPKI public key or an X.509 certificate: RSA (RS256/384/512, PS256),
+    /// EC P-256 (ES256), EC P-384 (ES384) or Ed25519 (EdDSA). A key's `kid` is its file stem.
     pub public_key_files: Vec<PathBuf>,
+    /// http(s) JWKS URL: fetched at start (failure is fatal), refreshed every `jwks_refresh`, and
+    /// refetched at most every 10 s when a token names an unknown `kid`.
     pub jwks_url: Option<String>,
+    /// JWKS JSON file, re-read every `jwks_refresh` (and on an unknown `kid`, like the URL).
     pub jwks_file: Option<PathBuf>,
+    /// How often JWKS sources are reloaded; a failed reload keeps the previous keys.
     pub jwks_refresh: Duration,
+    /// Required `iss` when set.
     pub issuer: Option<String>,
+    /// Required `aud` when set (the claim may be a string or an array).
     pub audience: Option<String>,
+    /// Clock skew allowed on `exp` and `nbf` (whole seconds).
     pub leeway: Duration,
+    /// Longer tokens are refused before any decoding.
     pub max_token_bytes: usize,
+}
+
+/// Prints everything but the secret.
+impl std::fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("public_key_files", &self.public_key_files)
+            .field("jwks_url", &self.jwks_url)
+            .field("jwks_file", &self.jwks_file)
+            .field("jwks_refresh", &self.jwks_refresh)
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("leeway", &self.leeway)
+            .field("max_token_bytes", &self.max_token_bytes)
+            .finish()
+    }
 }
 
 /// A verified caller.
 #[derive(Clone, Debug)]
 pub struct Identity {
     pub sub: String,
-    /// Unix seconds, from `exp`.
+    /// Unix seconds, from `exp`: long-lived connections end when it passes.
     pub expires_at: Option<i64>,
     pub perms: Permissions,
 }
 
+/// Why a token was refused. Always the client's fault; retrying the same token fails the same
+/// way, except `UnknownKid`, which may succeed once rotated keys have been fetched.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
     #[error("no token")]
@@ -48,32 +81,33 @@ pub enum AuthError {
     TooLarge,
     #[error("token is not a well-formed JWT: {0}")]
     Malformed(String),
+    /// `none`, an algorithm outside the accepted list, or one that does not fit the named key.
     #[error("algorithm {0} is not accepted")]
     AlgorithmNotAllowed(String),
     #[error("unknown key id {0:?}")]
     UnknownKid(String),
-    #[error("no configured key can verify {0} tokens")]
+    #[error("no configured key verifies {0} tokens")]
     NoKeyForAlgorithm(String),
     #[error("signature does not verify")]
     BadSignature,
     #[error("token expired")]
     Expired,
-    #[error("token not valid yet")]
+    #[error("token not valid yet (nbf)")]
     NotYetValid,
-    #[error("wrong issuer")]
+    #[error("wrong or missing issuer")]
     WrongIssuer,
-    #[error("wrong audience")]
+    #[error("wrong or missing audience")]
     WrongAudience,
-    #[error("token has no exp claim")]
+    #[error("token has no valid exp claim")]
     MissingExpiry,
-    #[error("token has no sub claim")]
+    #[error("token has no sub claim, or it is not a non-empty string")]
     MissingSubject,
     #[error("invalid tether permission claim: {0}")]
     BadPermissions(String),
 }
 
 impl AuthError {
-    /// Short label for metrics and logs.
+    /// Short snake_case label for metrics and logs.
     pub fn reason(&self) -> &'static str {
         match self {
             AuthError::Missing => "missing",
@@ -94,285 +128,23 @@ impl AuthError {
     }
 }
 
+/// Why the verifier could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthSetupError {
-    #[error("no JWT key configured")]
+    #[error("no JWT key configured (secret, public key file, JWKS file or JWKS URL)")]
     NoKeys,
-    #[error("reading {path}: {source}")]
-    Read { path: String, source: std::io::Error },
-    #[error("key {path} is not a PEM RSA, EC or Ed25519 public key (or certificate)")]
-    BadPem { path: String },
-    #[error("JWKS {source_name} is invalid: {message}")]
-    BadJwks { source_name: String, message: String },
-    #[error("fetching JWKS from {url}: {message}")]
-    Fetch { url: String, message: String },
-}
-
-#[derive(Deserialize)]
-struct TetherClaim {
-    #[serde(default)]
-    read: Vec<String>,
-    #[serde(default)]
-    write: Vec<String>,
-}
-
-#[derive(Deserialize)]
-struct Claims {
-    sub: Option<String>,
-    exp: Option<i64>,
-    tether: Option<serde_json::Value>,
-}
-
-/// Algorithms accepted at all.
-const ALLOWED: &[Algorithm] = &[
-    Algorithm::HS256,
-    Algorithm::HS384,
-    Algorithm::HS512,
-    Algorithm::RS256,
-    Algorithm::RS384,
-    Algorithm::RS512,
-    Algorithm::PS256,
-    Algorithm::ES256,
-    Algorithm::ES384,
-    Algorithm::EdDSA,
-];
-
-/// Least time between JWKS fetches triggered by unknown `kid`s.
-const REFETCH_EVERY: Duration = Duration::from_secs(10);
-
-pub struct Verifier {
-    cfg: AuthConfig,
-    keys: RwLock<Arc<KeySet>>,
-    last_fetch: std::sync::Mutex<Option<Instant>>,
-    refresh_now: tokio::sync::Notify,
-}
-
-impl Verifier {
-    pub async fn new(cfg: AuthConfig, shutdown: CancellationToken) -> Result<Arc<Verifier>, AuthSetupError> {
-        let keys = KeySet::load(&cfg).await?;
-        if keys.is_empty() {
-            return Err(AuthSetupError::NoKeys);
-        }
-        let refresh = cfg.jwks_url.is_some() || cfg.jwks_file.is_some();
-        let v = Arc::new(Verifier {
-            cfg,
-            keys: RwLock::new(Arc::new(keys)),
-            last_fetch: std::sync::Mutex::new(Some(Instant::now())),
-            refresh_now: tokio::sync::Notify::new(),
-        });
-        if refresh {
-            tokio::spawn(v.clone().refresh_loop(shutdown));
-        }
-        Ok(v)
-    }
-
-    async fn refresh_loop(self: Arc<Self>, shutdown: CancellationToken) {
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(self.cfg.jwks_refresh) => {}
-                _ = self.refresh_now.notified() => {}
-                _ = shutdown.cancelled() => return,
-            }
-            self.reload().await;
-        }
-    }
-
-    /// Re-reads every key source; a failure keeps the keys already loaded.
-    pub async fn reload(&self) {
-        match KeySet::load(&self.cfg).await {
-            Ok(k) if !k.is_empty() => *self.keys.write().expect("key lock is never poisoned") = Arc::new(k),
-            Ok(_) => tracing::warn!("JWKS refresh found no keys; keeping the previous ones"),
-            Err(e) => tracing::warn!(error = %e, "JWKS refresh failed; keeping the previous keys"),
-        }
-    }
-
-    /// Asks the refresh task for an early reload (rate-limited), after an unknown `kid`.
-    fn request_refetch(&self) {
-        if self.cfg.jwks_url.is_none() && self.cfg.jwks_file.is_none() {
-            return;
-        }
-        let mut last = self.last_fetch.lock().expect("fetch lock is never poisoned");
-        if last.is_none_or(|t| t.elapsed() >= REFETCH_EVERY) {
-            *last = Some(Instant::now());
-            self.refresh_now.notify_one();
-        }
-    }
-
-    pub fn verify(&self, token: &str) -> Result<Identity, AuthError> {
-        if token.len() > self.cfg.max_token_bytes {
-            return Err(AuthError::TooLarge);
-        }
-        let alg = header_alg(token)?;
-        let header = jsonwebtoken::decode_header(token).map_err(|e| AuthError::Malformed(e.to_string()))?;
-        if !ALLOWED.contains(&header.alg) {
-            return Err(AuthError::AlgorithmNotAllowed(alg));
-        }
-        let keys = self.keys.read().expect("key lock is never poisoned").clone();
-        let candidates = match keys.candidates(header.alg, header.kid.as_deref()) {
-            Ok(c) => c,
-            Err(e @ AuthError::UnknownKid(_)) => {
-                self.request_refetch();
-                return Err(e);
-            }
-            Err(e) => return Err(e),
-        };
-        let mut validation = Validation::new(header.alg);
-        validation.leeway = self.cfg.leeway.as_secs();
-        validation.validate_nbf = true;
-        validation.required_spec_claims = ["exp".to_owned()].into_iter().collect();
-        match &self.cfg.audience {
-            Some(a) => validation.set_audience(&[a]),
-            None => validation.validate_aud = false,
-        }
-        if let Some(i) = &self.cfg.issuer {
-            validation.set_issuer(&[i]);
-        }
-        let mut last = AuthError::BadSignature;
-        for key in candidates {
-            match jsonwebtoken::decode::<Claims>(token, key, &validation) {
-                Ok(data) => return identity(data.claims),
-                Err(e) => {
-                    last = map_error(e);
-                    if !matches!(last, AuthError::BadSignature) {
-                        return Err(last);
-                    }
-                }
-            }
-        }
-        Err(last)
-    }
-}
-
-/// The raw `alg` of the header, so `none` and unknown names get a precise refusal.
-fn header_alg(token: &str) -> Result<String, AuthError> {
-    use base64::Engine;
-    let head = token.split('.').next().unwrap_or_default();
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(head.trim_end_matches('='))
-        .map_err(|_| AuthError::Malformed("header is not base64url".into()))?;
-    let v: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|_| AuthError::Malformed("header is not JSON".into()))?;
-    let alg = v.get("alg").and_then(|a| a.as_str()).ok_or_else(|| AuthError::Malformed("no alg".into()))?;
-    if token.split('.').count() != 3 {
-        return Err(AuthError::Malformed("a JWT has three parts".into()));
-    }
-    let known = ["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"];
-    if !known.contains(&alg) {
-        return Err(AuthError::AlgorithmNotAllowed(alg.chars().take(16).collect()));
-    }
-    Ok(alg.to_owned())
-}
-
-fn map_error(e: jsonwebtoken::errors::Error) -> AuthError {
-    use jsonwebtoken::errors::ErrorKind as K;
-    match e.kind() {
-        K::InvalidSignature => AuthError::BadSignature,
-        K::ExpiredSignature => AuthError::Expired,
-        K::ImmatureSignature => AuthError::NotYetValid,
-        K::InvalidIssuer => AuthError::WrongIssuer,
-        K::InvalidAudience => AuthError::WrongAudience,
-        K::MissingRequiredClaim(c) if c == "exp" => AuthError::MissingExpiry,
-        K::MissingRequiredClaim(c) if c == "iss" => AuthError::WrongIssuer,
-        K::MissingRequiredClaim(c) if c == "aud" => AuthError::WrongAudience,
-        K::InvalidAlgorithm => AuthError::AlgorithmNotAllowed("for this key".into()),
-        _ => AuthError::Malformed(e.to_string()),
-    }
-}
-
-fn identity(c: Claims) -> Result<Identity, AuthError> {
-    let sub = c.sub.filter(|s| !s.is_empty() && s.len() <= 256).ok_or(AuthError::MissingSubject)?;
-    let perms = match c.tether {
-        None => Permissions::default(),
-        Some(v) => {
-            let t: TetherClaim = serde_json::from_value(v).map_err(|e| AuthError::BadPermissions(e.to_string()))?;
-            Permissions::new(&t.read, &t.write).map_err(|e| AuthError::BadPermissions(e.to_string()))?
-        }
-    };
-    Ok(Identity { sub, expires_at: c.exp, perms })
-}
-
-/// Where a token was found.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TokenSource {
-    Header,
-    Subprotocol,
-    Query,
-}
-
-/// The request's token: `Authorization: Bearer`, else the `tether.bearer.<jwt>` sub-protocol,
-/// else the `token` query parameter.
-pub fn token_from_request(headers: &http::HeaderMap, query: Option<&str>) -> Option<(String, TokenSource)> {
-    if let Some(v) = headers.get("authorization").and_then(|v| v.to_str().ok()) {
-        let v = v.trim();
-        if v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer ") {
-            return Some((v[7..].trim().to_owned(), TokenSource::Header));
-        }
-    }
-    for v in headers.get_all("sec-websocket-protocol") {
-        if let Ok(list) = v.to_str() {
-            for p in list.split(',') {
-                if let Some(t) = p.trim().strip_prefix(tether_protocol::ws::BEARER_SUBPROTOCOL_PREFIX) {
-                    return Some((t.to_owned(), TokenSource::Subprotocol));
-                }
-            }
-        }
-    }
-    for pair in query.unwrap_or("").split('&') {
-        if let Some(t) = pair.strip_prefix("token=") {
-            return Some((percent_decode(t), TokenSource::Query));
-        }
-    }
-    None
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%'
-            && i + 2 < b.len()
-            && let Some(h) = std::str::from_utf8(&b[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(h);
-            i += 3;
-            continue;
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Mints an HS256 token (dev tokens, tests).
-pub fn mint_hs256(
-    secret: &[u8],
-    sub: &str,
-    read: &[&str],
-    write: &[&str],
-    ttl: Duration,
-    issuer: Option<&str>,
-    audience: Option<&str>,
-) -> String {
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let mut claims = serde_json::json!({
-        "sub": sub,
-        "iat": now,
-        "exp": now + ttl.as_secs() as i64,
-        "tether": { "read": read, "write": write },
-    });
-    if let Some(i) = issuer {
-        claims["iss"] = i.into();
-    }
-    if let Some(a) = audience {
-        claims["aud"] = a.into();
-    }
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(Algorithm::HS256),
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(secret),
-    )
-    .expect("HS256 signing cannot fail")
+    #[error("the JWT secret is empty")]
+    EmptySecret,
+    #[error("reading {}: {source}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("JWT key {}: {reason}", path.display())]
+    BadPem { path: PathBuf, reason: String },
+    #[error("JWKS URL {url:?}: {reason}")]
+    BadJwksUrl { url: String, reason: String },
+    #[error("JWKS {origin}: {reason}")]
+    BadJwks { origin: String, reason: String },
+    #[error("fetching JWKS from {url}: {reason}")]
+    Fetch { url: String, reason: String },
 }
 
 #[cfg(test)]

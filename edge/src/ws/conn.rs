@@ -79,7 +79,11 @@ pub async fn serve(
     ws.set_max_message_size(edge.cfg.max_frame_bytes);
     ws.set_auto_close(true);
     ws.set_auto_pong(true);
-    let (rd, wr) = ws.split(tokio::io::split);
+    let (rd, wr) = ws.split(|io| {
+        let (r, w) = tokio::io::split(io);
+        // Frames queued together leave in one write; the writer flushes when its queue is empty.
+        (r, tokio::io::BufWriter::with_capacity(16 * 1024, w))
+    });
     let (out, out_rx) = Outbound::new(edge.cfg.client_queue);
     let writer_task = tokio::spawn(writer(wr, out_rx, edge.cfg.ping_interval));
     let (in_tx, mut in_rx) = mpsc::channel::<Incoming>(1);

@@ -12,7 +12,7 @@ pub mod subscription;
 use std::time::Duration;
 
 use bytes::Bytes;
-use fastwebsockets::{Frame, OpCode, Payload, WebSocketError, WebSocketWrite};
+use fastwebsockets::{Frame, OpCode, Payload, WebSocketWrite};
 use tether_protocol::ws::{CloseCode, ServerMsg};
 use tokio::sync::mpsc;
 
@@ -53,29 +53,51 @@ impl Outbound {
 }
 
 /// Owns the write half: drains the queue, pings every `ping`, ends after a close frame, when
-/// every sender is gone, or when the socket fails.
+/// every sender is gone, or when the socket fails. `wr` should sit on a buffered writer: frames
+/// queued together go out in one write, flushed as soon as the queue is empty.
 pub async fn writer<W>(mut wr: WebSocketWrite<W>, mut rx: mpsc::Receiver<OutFrame>, ping: Duration)
 where
     W: tokio::io::AsyncWrite + Unpin,
 {
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + ping, ping);
     loop {
-        let res: Result<(), WebSocketError> = tokio::select! {
-            f = rx.recv() => match f {
+        let first = tokio::select! {
+            f = rx.recv() => f,
+            _ = tick.tick() => {
+                let ping = wr.write_frame(Frame::new(true, OpCode::Ping, None, Payload::Borrowed(b"t"))).await;
+                if ping.is_err() || wr.flush().await.is_err() {
+                    return;
+                }
+                continue;
+            }
+        };
+        let mut next = first;
+        loop {
+            let res = match next {
                 Some(OutFrame::Text(b)) => wr.write_frame(Frame::text(Payload::Borrowed(&b))).await,
                 Some(OutFrame::Binary(b)) => wr.write_frame(Frame::binary(Payload::Borrowed(&b))).await,
                 Some(OutFrame::Pong(p)) => wr.write_frame(Frame::pong(Payload::Owned(p))).await,
                 Some(OutFrame::Close(code, reason)) => {
                     let reason: String = reason.chars().take(120).collect();
                     let _ = wr.write_frame(Frame::close(code.code(), reason.as_bytes())).await;
+                    let _ = wr.flush().await;
                     return;
                 }
-                None => return,
-            },
-            _ = tick.tick() => wr.write_frame(Frame::new(true, OpCode::Ping, None, Payload::Borrowed(b"t"))).await,
-        };
-        if let Err(e) = res {
-            tracing::debug!(error = %e, "socket write failed");
+                None => {
+                    let _ = wr.flush().await;
+                    return;
+                }
+            };
+            if let Err(e) = res {
+                tracing::debug!(error = %e, "socket write failed");
+                return;
+            }
+            match rx.try_recv() {
+                Ok(f) => next = Some(f),
+                Err(_) => break,
+            }
+        }
+        if wr.flush().await.is_err() {
             return;
         }
     }

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use super::Outbound;
 use crate::hub::{Delivered, Hub, LiveEvent};
 use crate::metrics::Metrics;
-use crate::upstream::{Upstream, UpstreamError};
+use crate::upstream::{FrameReader, Upstream, UpstreamError};
 
 pub struct Subscription {
     pub id: Option<u64>,
@@ -84,11 +84,15 @@ impl Subscription {
 
     /// Reads from the state service starting at `next` until caught up. Returns the new
     /// position and whether the stream is closed there.
-    async fn catch_up(&self, next: &mut Offset) -> Result<bool, End> {
+    async fn catch_up(&self, next: &mut Offset, mut first: Option<FrameReader>) -> Result<bool, End> {
         self.metrics.catchups.inc();
         let mut attempts = 0u32;
         loop {
-            let mut reader = match self.upstream.frames(&self.stream, &next.to_string(), false).await {
+            let opened = match first.take() {
+                Some(r) => Ok(r),
+                None => self.upstream.frames(&self.stream, &next.to_string(), false).await,
+            };
+            let mut reader = match opened {
                 Ok(r) => r,
                 Err(e) => {
                     if let Some(reason) = reset_reason(&e) {
@@ -124,7 +128,15 @@ impl Subscription {
                         if offset != *next {
                             // The state service answers from exactly where we asked.
                             tracing::error!(stream = %self.stream, %offset, expected = %next, "catch-up out of order");
-                            break;
+                            let msg = ServerMsg::Error {
+                                id: self.id,
+                                code: tether_protocol::ws::ErrorCode::Internal,
+                                message: "the state service answered from another position; resubscribe".into(),
+                                stream: Some(self.stream.clone()),
+                                retry_after_ms: Some(1000),
+                            };
+                            let _ = self.send(msg).await;
+                            return Err(End::Done);
                         }
                         self.deliver(&Delivered::new(self.stream.clone(), offset, after, data)).await?;
                         *next = after;
@@ -158,8 +170,8 @@ impl Subscription {
             From::At(o) => o.to_string(),
         };
         // The first read resolves `start`/`now` and checks a resume offset.
-        let start = match self.upstream.frames(&self.stream, &from, false).await {
-            Ok(r) => r.start,
+        let first = match self.upstream.frames(&self.stream, &from, false).await {
+            Ok(r) => r,
             Err(e) => {
                 let requested = matches!(self.from, From::At(_)).then(|| from.clone());
                 if let Some(reason) = reset_reason(&e) {
@@ -183,14 +195,17 @@ impl Subscription {
             .with_label_values(&[if verdict == Verdict::Resumed { "resumed" } else { "started" }])
             .inc();
         self.metrics.resume_seconds.observe(t0.elapsed().as_secs_f64());
+        let start = first.start;
         self.send(ServerMsg::Subscribed { id: self.id, stream: self.stream.clone(), verdict, from: start }).await?;
         if let Some(tx) = self.started.take() {
             let _ = tx.send(start);
         }
         let mut next = start;
         let mut announced = false;
+        // The first read's body is the start of the backlog.
+        let mut first = Some(first);
         loop {
-            if self.catch_up(&mut next).await? {
+            if self.catch_up(&mut next, first.take()).await? {
                 return self.closed(next).await;
             }
             if !announced {
