@@ -43,7 +43,8 @@ export TETHER_MOTO_SERVER="$MOTO_VENV/bin/moto_server"
 export TETHER_REDIS_SERVER="$(command -v redis-server)"
 # Any credentials satisfy moto; the S3 client reads the standard AWS variables.
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
-command -v cc >/dev/null || apt_install build-essential
+# C toolchain and make: aws-lc-sys, and librdkafka (built from source by rdkafka-sys).
+command -v cc >/dev/null && command -v make >/dev/null || apt_install build-essential
 echo "cargo $(cargo --version | cut -d' ' -f2), node $(node --version), npm $(npm --version), $(redis-server --version | cut -d' ' -f1-3), moto $("$MOTO_VENV/bin/pip" show moto 2>/dev/null | sed -n 's/^Version: //p')"
 
 # --- Rust ----------------------------------------------------------------------------------

@@ -131,6 +131,41 @@ pub struct Values {
     /// Key prefix inside the bucket [default: none].
     #[arg(long, env = "TETHER_S3_PREFIX")]
     pub s3_prefix: Option<String>,
+    /// Kafka bootstrap servers (`host:port,...`); unset: no Kafka ingest and no lifecycle events.
+    #[arg(long, env = "TETHER_KAFKA_BROKERS")]
+    pub kafka_brokers: Option<String>,
+    /// Consumer group of the ingest; instances with the same group share the partitions [default: tether-state].
+    #[arg(long, env = "TETHER_KAFKA_GROUP_ID")]
+    pub kafka_group_id: Option<String>,
+    /// Topic that receives lifecycle events (JSON, docs/PROTOCOL.md); unset: no events.
+    #[arg(long, env = "TETHER_KAFKA_EVENTS_TOPIC")]
+    pub kafka_events_topic: Option<String>,
+    /// Topic that receives messages no route can deliver; unset: they are skipped (logged, counted).
+    #[arg(long, env = "TETHER_KAFKA_DEAD_LETTER_TOPIC")]
+    pub kafka_dead_letter_topic: Option<String>,
+    /// Most lifecycle events waiting in the durable outbox; newer ones are dropped past it [default: 100000].
+    #[arg(long, env = "TETHER_KAFKA_OUTBOX_MAX_EVENTS")]
+    pub kafka_outbox_max_events: Option<u64>,
+    /// Producer-Epoch of ingest appends; bump it after recreating a topic (offsets restart) [default: 0].
+    #[arg(long, env = "TETHER_KAFKA_PRODUCER_EPOCH")]
+    pub kafka_producer_epoch: Option<u64>,
+    /// How long a produced record (event, dead letter) may wait for the broker before it is retried [default: 30s].
+    #[arg(long, env = "TETHER_KAFKA_PRODUCE_TIMEOUT", value_parser = humantime::parse_duration)]
+    #[serde(default, with = "opt_duration")]
+    pub kafka_produce_timeout: Option<Duration>,
+    /// How often consumer lag per partition is refreshed [default: 5s].
+    #[arg(long, env = "TETHER_KAFKA_LAG_INTERVAL", value_parser = humantime::parse_duration)]
+    #[serde(default, with = "opt_duration")]
+    pub kafka_lag_interval: Option<Duration>,
+    /// Ingest routes (TOML file only: `[[kafka_route]]` tables, see README).
+    #[arg(skip)]
+    #[serde(default)]
+    pub kafka_route: Vec<crate::kafka::routes::RouteConfig>,
+    /// Extra librdkafka properties for every Kafka client (TOML file only: `[kafka_properties]`),
+    /// e.g. `security.protocol`, `sasl.mechanism`; values are not printed.
+    #[arg(skip)]
+    #[serde(default)]
+    pub kafka_properties: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -170,6 +205,26 @@ pub struct Config {
     pub cache_dir: PathBuf,
     pub s3: Option<S3Config>,
     pub redis: Option<RedisConfig>,
+    pub kafka: Option<KafkaConfig>,
+}
+
+/// Kafka ingest and lifecycle events (see `crate::kafka`).
+#[derive(Debug, Clone, Serialize)]
+pub struct KafkaConfig {
+    pub brokers: String,
+    pub group_id: String,
+    pub events_topic: Option<String>,
+    pub dead_letter_topic: Option<String>,
+    pub outbox_max_events: u64,
+    pub producer_epoch: u64,
+    #[serde(with = "humantime_serde_compat")]
+    pub produce_timeout: Duration,
+    #[serde(with = "humantime_serde_compat")]
+    pub lag_interval: Duration,
+    pub routes: Vec<crate::kafka::routes::RouteConfig>,
+    /// Passed to librdkafka as given; printed with masked values (they may hold credentials).
+    #[serde(serialize_with = "masked_values")]
+    pub properties: std::collections::BTreeMap<String, String>,
 }
 
 /// The Redis hot log's settings.
@@ -243,6 +298,27 @@ impl Config {
             timeout: pick!(redis_timeout, Duration::from_secs(2)),
             max_memory_bytes: v.redis_max_memory_bytes.or(file.redis_max_memory_bytes),
         });
+        let routes = if v.kafka_route.is_empty() { file.kafka_route.clone() } else { v.kafka_route.clone() };
+        let mut properties = file.kafka_properties.clone();
+        properties.extend(v.kafka_properties.clone());
+        let kafka = match v.kafka_brokers.clone().or(file.kafka_brokers.clone()) {
+            Some(brokers) => Some(KafkaConfig {
+                brokers,
+                group_id: pick!(kafka_group_id, "tether-state".to_owned()),
+                events_topic: v.kafka_events_topic.clone().or(file.kafka_events_topic.clone()),
+                dead_letter_topic: v.kafka_dead_letter_topic.clone().or(file.kafka_dead_letter_topic.clone()),
+                outbox_max_events: pick!(kafka_outbox_max_events, 100_000),
+                producer_epoch: pick!(kafka_producer_epoch, 0),
+                produce_timeout: pick!(kafka_produce_timeout, Duration::from_secs(30)),
+                lag_interval: pick!(kafka_lag_interval, Duration::from_secs(5)),
+                routes,
+                properties,
+            }),
+            None if !routes.is_empty() => {
+                return Err(ConfigError::Invalid("kafka_route", "routes need kafka_brokers".into()));
+            }
+            None => None,
+        };
         let cfg = Config {
             listen: pick!(listen, SocketAddr::from(([127, 0, 0, 1], 4437))),
             cache_dir: pick!(cache_dir, data_dir.join("cache")),
@@ -265,6 +341,7 @@ impl Config {
             cache_disk_bytes: pick!(cache_disk_bytes, 1 << 30),
             s3,
             redis,
+            kafka,
         };
         cfg.validate()?;
         Ok(cfg)
@@ -304,6 +381,9 @@ impl Config {
                 return invalid("redis_timeout", "timeouts must be positive");
             }
         }
+        if let Some(k) = &self.kafka {
+            validate_kafka(k)?;
+        }
         if let Some(s3) = &self.s3 {
             if s3.bucket.is_empty() {
                 return invalid("s3_bucket", "must not be empty");
@@ -322,6 +402,53 @@ impl Config {
         args.values.listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
         Self::resolve(&args).expect("default config is valid")
     }
+}
+
+fn validate_kafka(k: &KafkaConfig) -> Result<(), ConfigError> {
+    let invalid = |key, m: String| Err(ConfigError::Invalid(key, m));
+    if k.brokers.trim().is_empty() {
+        return invalid("kafka_brokers", "must name at least one host:port".into());
+    }
+    if k.group_id.is_empty() {
+        return invalid("kafka_group_id", "must not be empty".into());
+    }
+    if k.outbox_max_events == 0 {
+        return invalid("kafka_outbox_max_events", "must be at least 1".into());
+    }
+    if k.producer_epoch > tether_protocol::producer::MAX_PRODUCER_NUMBER {
+        return invalid("kafka_producer_epoch", "must be at most 2^53-1".into());
+    }
+    if k.produce_timeout < Duration::from_millis(100) || k.lag_interval < Duration::from_millis(100) {
+        return invalid("kafka_produce_timeout", "Kafka intervals must be at least 100ms".into());
+    }
+    for (key, topic) in [("kafka_events_topic", &k.events_topic), ("kafka_dead_letter_topic", &k.dead_letter_topic)] {
+        if let Some(t) = topic
+            && let Err(e) = crate::kafka::routes::check_topic_name(t)
+        {
+            return invalid(key, e);
+        }
+    }
+    let routes =
+        crate::kafka::routes::Routes::compile(&k.routes).map_err(|e| ConfigError::Invalid("kafka_route", e))?;
+    if let Some(dlq) = &k.dead_letter_topic
+        && routes.find(dlq).is_some()
+    {
+        return invalid("kafka_dead_letter_topic", format!("{dlq} is also an ingest topic (dead letters would loop)"));
+    }
+    Ok(())
+}
+
+/// Prints a map's keys with every value replaced by `***`.
+fn masked_values<S: serde::Serializer>(
+    map: &std::collections::BTreeMap<String, String>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut out = s.serialize_map(Some(map.len()))?;
+    for k in map.keys() {
+        out.serialize_entry(k, "***")?;
+    }
+    out.end()
 }
 
 /// Puts `password` into a `redis://` URL that has none.

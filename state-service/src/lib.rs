@@ -5,6 +5,7 @@ pub mod archive;
 pub mod config;
 pub mod conformance;
 pub mod http;
+pub mod kafka;
 pub mod metrics;
 pub mod session;
 pub mod store;
@@ -24,6 +25,10 @@ use crate::archive::reader::{ArchiveReader, CacheSettings};
 use crate::archive::s3::{S3Archive, S3Settings};
 use crate::config::{Config, LogFormat};
 use crate::http::AppState;
+use crate::kafka::Kafka;
+use crate::kafka::outbox::Outbox;
+use crate::kafka::outbox::embedded::EmbeddedOutbox;
+use crate::kafka::outbox::redis::RedisOutbox;
 use crate::metrics::Metrics;
 use crate::session::SessionStore;
 use crate::session::embedded::EmbeddedSessions;
@@ -60,12 +65,13 @@ pub struct Running {
 /// requests then get `cfg.shutdown_grace` to finish (live reads end at once).
 pub async fn start(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<Running> {
     let metrics = Arc::new(Metrics::new());
-    let (hot, sessions): (Arc<dyn HotLog>, Arc<dyn SessionStore>) = match &cfg.redis {
+    let (hot, sessions, outbox): (Arc<dyn HotLog>, Arc<dyn SessionStore>, Arc<dyn Outbox>) = match &cfg.redis {
         None => {
             let db = open_database(&cfg.data_dir.join("hot")).context("opening the embedded store")?;
             let hot = EmbeddedHotLog::open(db.clone(), cfg.fsync, cfg.hot_max_chunks, now_ms())
                 .context("loading the embedded store")?;
-            (hot, Arc::new(EmbeddedSessions::new(db)))
+            let outbox = EmbeddedOutbox::open(db.clone(), cfg.fsync).context("opening the event outbox")?;
+            (hot, Arc::new(EmbeddedSessions::new(db)), Arc::new(outbox))
         }
         Some(r) => {
             let settings = RedisSettings {
@@ -78,7 +84,7 @@ pub async fn start(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<R
             };
             let hot = RedisHotLog::connect(settings, shutdown.clone()).await.context("connecting to Redis")?;
             let pool = hot.pool().clone();
-            (hot, Arc::new(RedisSessions::new(pool)))
+            (hot, Arc::new(RedisSessions::new(pool.clone())), Arc::new(RedisOutbox::new(pool, r.timeout)))
         }
     };
     let archive: Arc<dyn Archive> = match &cfg.s3 {
@@ -114,13 +120,17 @@ pub async fn start(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<R
         },
         metrics.clone(),
     );
+    let kafka = Kafka::start(cfg.kafka.as_ref(), outbox, metrics.clone(), shutdown.clone())?;
+    let archiver = archiver.with_events(kafka.events.clone());
     let streams = Arc::new(Streams {
         hot,
         archive: reader,
         cfg: cfg.clone(),
         metrics: metrics.clone(),
         archiver_wake: archiver.waker(),
+        events: kafka.events.clone(),
     });
+    kafka.start_ingest(streams.clone(), shutdown.clone())?;
     let state = AppState { streams: streams.clone(), sessions, shutdown: shutdown.clone() };
     let listener = TcpListener::bind(cfg.listen).await.with_context(|| format!("binding {}", cfg.listen))?;
     let addr = listener.local_addr()?;

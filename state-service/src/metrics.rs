@@ -1,6 +1,6 @@
 //! Prometheus metrics of the state service (names documented in README.md).
 
-use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 
 pub struct Metrics {
     pub registry: Registry,
@@ -19,6 +19,13 @@ pub struct Metrics {
     pub ready: IntGauge,
     pub redis_errors: IntCounter,
     pub backend_used_bytes: IntGauge,
+    pub kafka_consumer_lag: IntGaugeVec,
+    pub kafka_ingested: IntCounterVec,
+    pub kafka_dead_letters: IntCounterVec,
+    pub kafka_ingest_retries: IntCounterVec,
+    pub kafka_events: IntCounterVec,
+    pub kafka_events_dropped: IntCounterVec,
+    pub kafka_outbox_depth: IntGauge,
 }
 
 impl Metrics {
@@ -39,7 +46,43 @@ impl Metrics {
             registry.register(Box::new(c.clone())).expect("unique metric");
             c
         };
+        let gauge_vec = |name: &str, help: &str, labels: &[&str]| {
+            let g = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
+            registry.register(Box::new(g.clone())).expect("unique metric");
+            g
+        };
         Self {
+            kafka_consumer_lag: gauge_vec(
+                "tether_state_kafka_consumer_lag",
+                "Records of an assigned partition not yet appended (high watermark minus stored offset)",
+                &["topic", "partition"],
+            ),
+            kafka_ingested: vec(
+                "tether_state_kafka_ingested_total",
+                "Kafka messages ingested, by topic and result (appended, duplicate, dead_lettered)",
+                &["topic", "result"],
+            ),
+            kafka_dead_letters: vec(
+                "tether_state_kafka_dead_letters_total",
+                "Kafka messages no stream could take, by reason",
+                &["reason"],
+            ),
+            kafka_ingest_retries: vec(
+                "tether_state_kafka_ingest_retries_total",
+                "Ingest steps retried, by reason (storage_unavailable, backpressure, fenced, dead_letter_unavailable)",
+                &["reason"],
+            ),
+            kafka_events: vec(
+                "tether_state_kafka_events_total",
+                "Lifecycle events delivered to Kafka, by type",
+                &["type"],
+            ),
+            kafka_events_dropped: vec(
+                "tether_state_kafka_events_dropped_total",
+                "Lifecycle events dropped, by reason (queue_full, outbox_full, outbox_unavailable, rejected, corrupt)",
+                &["reason"],
+            ),
+            kafka_outbox_depth: gauge("tether_state_kafka_outbox_depth", "Lifecycle events waiting in the outbox"),
             http_requests: vec(
                 "tether_state_http_requests_total",
                 "HTTP requests by method and status",

@@ -10,6 +10,7 @@ use tokio::sync::{Notify, watch};
 use crate::archive::reader::{ArchiveRead, ArchiveReader};
 use crate::archive::{ArchiveError, incarnation_prefix, load_latest};
 use crate::config::Config;
+use crate::kafka::events::{EventKind, Events};
 use crate::metrics::Metrics;
 use crate::store::{BackendError, Chunk, DeleteOutcome, HotLog, StreamRecord, TailState};
 
@@ -37,6 +38,8 @@ pub struct Streams {
     pub cfg: Config,
     pub metrics: Arc<Metrics>,
     pub archiver_wake: Arc<Notify>,
+    /// Lifecycle events (a no-op without a Kafka events topic).
+    pub events: Events,
 }
 
 /// The result of one bounded read.
@@ -189,6 +192,7 @@ impl Streams {
             }
             if let Some(outcome) = self.hot.expire(&name, rec.epoch, now_ms).await? {
                 self.metrics.streams_expired.inc();
+                self.events.emit(EventKind::StreamExpired { stream: name.to_string(), epoch: rec.epoch.to_string() });
                 self.forget(&outcome);
                 removed += 1;
             }

@@ -9,12 +9,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tether_protocol::{Segment, SegmentRecord};
+use tether_protocol::{Offset, Segment, SegmentRecord};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::reader::ArchiveReader;
 use super::{ArchiveError, Manifest, PutOutcome, SegmentEntry, load_manifest, manifest_key, segment_key, store_latest};
+use crate::kafka::events::{EventKind, Events};
 use crate::metrics::Metrics;
 use crate::store::{BackendError, HotLog, StreamRecord};
 
@@ -75,6 +76,8 @@ pub struct Archiver {
     waiting_since: std::sync::Mutex<std::collections::HashMap<Incarnation, i64>>,
     /// Closed incarnations whose manifest already records the closed status.
     closed_snapshots: std::sync::Mutex<std::collections::HashSet<Incarnation>>,
+    /// `stream.archived` lifecycle events (a no-op unless configured).
+    events: Events,
 }
 
 type Incarnation = (tether_protocol::StreamName, tether_protocol::Epoch);
@@ -91,7 +94,14 @@ impl Archiver {
             wake: Arc::new(Notify::new()),
             waiting_since: Default::default(),
             closed_snapshots: Default::default(),
+            events: Events::disabled(),
         }
+    }
+
+    /// Emits a `stream.archived` event for every segment this archiver lists.
+    pub fn with_events(mut self, events: Events) -> Self {
+        self.events = events;
+        self
     }
 
     /// Wakes the archiver early (a stream was closed).
@@ -192,7 +202,15 @@ impl Archiver {
                 }
                 Due::Seal => {}
             }
-            let end = self.seal_range(&rec, rec.hot_start.max(rec.base)).await?;
+            let start = rec.hot_start.max(rec.base);
+            let end = self.seal_range(&rec, start).await?;
+            self.events.emit(EventKind::StreamArchived {
+                stream: rec.name.to_string(),
+                epoch: rec.epoch.to_string(),
+                first_offset: Offset::new(start, rec.epoch).to_string(),
+                next_offset: Offset::new(end, rec.epoch).to_string(),
+                chunks: end - start,
+            });
             self.waiting_since.lock().expect("waiting lock").remove(&(rec.name.clone(), rec.epoch));
             self.hot.trim(&rec.name, rec.epoch, end).await?;
             self.metrics.segments_sealed.inc();

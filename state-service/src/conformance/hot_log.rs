@@ -7,7 +7,7 @@ use tether_protocol::{Offset, ProducerHeaders, ProducerId, StreamName};
 
 use crate::store::{
     AppendError, AppendKind, AppendRequest, CreateError, CreateRequest, DeleteError, DeleteOutcome, ForkSpec, HotLog,
-    StreamConfig,
+    SeqMode, StreamConfig,
 };
 
 fn name(s: &str) -> StreamName {
@@ -32,6 +32,7 @@ fn data(payload: &str) -> AppendRequest {
         stream_seq: None,
         producer: None,
         close: false,
+        seq_mode: SeqMode::Contiguous,
     }
 }
 
@@ -50,6 +51,7 @@ where
     create_is_idempotent(make().await).await;
     appends_read_back_in_order(make().await).await;
     producer_rules(make().await).await;
+    monotonic_producer_batches(make().await).await;
     close_rules(make().await).await;
     concurrent_appends_are_all_kept_once(make().await).await;
     tail_notifications(make().await).await;
@@ -128,6 +130,37 @@ async fn producer_rules(log: Arc<dyn HotLog>) {
     assert_eq!(send(producer("other", 3, 0)).await.expect("independent producer").kind, AppendKind::Written);
     let tail = log.record(&rec.name).await.expect("record").expect("exists").tail;
     assert_eq!(tail, 4, "duplicates and rejections wrote nothing");
+}
+
+/// Kafka ingest's producer mode through `append_batch`: gaps are legal, replays are duplicates,
+/// and one batch mixes verdicts request by request.
+async fn monotonic_producer_batches(log: Arc<dyn HotLog>) {
+    let rec = log.create(create_req("m/a", "text/plain"), NOW).await.expect("create").record;
+    let mono = |seq: u64| AppendRequest {
+        producer: producer("kafka:t:0", 0, seq),
+        seq_mode: SeqMode::Monotonic,
+        ..data(&format!("o{seq}"))
+    };
+    let first = log.append_batch(&rec.name, vec![mono(10), mono(12), mono(17)], NOW).await.expect("batch");
+    assert!(first.iter().all(|r| matches!(r, Ok(o) if o.kind == AppendKind::Written)), "{first:?}");
+    assert_eq!(first.last().and_then(|r| r.as_ref().ok()).map(|o| o.tail), Some(3));
+    // A replay from an older offset: the known part is recognised, the new part is written.
+    let replay = log.append_batch(&rec.name, vec![mono(12), mono(17), mono(18), mono(30)], NOW).await.expect("replay");
+    let kinds: Vec<AppendKind> = replay.iter().map(|r| r.as_ref().expect("accepted").kind.clone()).collect();
+    assert_eq!(kinds, vec![AppendKind::Duplicate, AppendKind::Duplicate, AppendKind::Written, AppendKind::Written]);
+    let chunks = log.read(&rec.name, rec.epoch, 0, u64::MAX, usize::MAX).await.expect("read");
+    let payloads: Vec<&[u8]> = chunks.iter().map(|c| c.payload.as_ref()).collect();
+    assert_eq!(payloads, vec![&b"o10"[..], b"o12", b"o17", b"o18", b"o30"]);
+    // The HTTP rule is unchanged for the same producer state.
+    let http = log.append(&rec.name, AppendRequest { producer: producer("kafka:t:0", 0, 40), ..data("x") }, NOW).await;
+    assert!(matches!(http, Err(AppendError::ProducerSeqGap { expected: 31, received: 40 })), "{http:?}");
+    let wrong_type = AppendRequest { content_type: Some("application/json".into()), ..mono(50) };
+    let mixed = log.append_batch(&rec.name, vec![mono(31), wrong_type, mono(51)], NOW).await.expect("mixed");
+    assert!(matches!(mixed[1], Err(AppendError::ContentTypeMismatch)), "{mixed:?}");
+    assert!(mixed[0].is_ok() && mixed[2].is_ok(), "{mixed:?}");
+    let missing = log.append_batch(&name("m/none"), vec![mono(1), mono(2)], NOW).await.expect("answers");
+    assert!(missing.iter().all(|r| matches!(r, Err(AppendError::NotFound))), "{missing:?}");
+    assert_eq!(log.record(&rec.name).await.expect("record").expect("exists").tail, 7);
 }
 
 async fn close_rules(log: Arc<dyn HotLog>) {

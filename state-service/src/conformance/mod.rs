@@ -4,4 +4,5 @@
 
 pub mod archive;
 pub mod hot_log;
+pub mod outbox;
 pub mod sessions;

@@ -152,6 +152,11 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         self.parts().1
     }
+
+    /// The HTTP status this error answers.
+    pub fn status(&self) -> StatusCode {
+        self.parts().0
+    }
 }
 
 impl IntoResponse for ApiError {

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use tether_protocol::{Offset, SessionId, StreamName};
 
 use super::{ApiError, AppState, header};
+use crate::kafka::events::EventKind;
 
 /// Header naming the verified user on whose behalf an edge acts.
 pub const SUB_HEADER: &str = "tether-sub";
@@ -43,6 +44,7 @@ pub async fn create(
         return Err(ApiError::BadBody(format!("ttl_secs must be between 1 and {MAX_TTL_SECS}")));
     }
     let session = state.sessions.create(&sub, ttl, crate::now_ms()).await?;
+    state.streams.events.emit(EventKind::SessionCreated { session: session.id.to_string(), sub });
     Ok((StatusCode::CREATED, Json(session)).into_response())
 }
 
@@ -52,6 +54,12 @@ pub async fn get(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let session = state.sessions.get(&session_id(&id)?, &sub(&headers)?, crate::now_ms()).await?;
+    // An edge fetches the session when its client reconnects with it: that is the resume.
+    state.streams.events.emit(EventKind::SessionResumed {
+        session: session.id.to_string(),
+        sub: session.sub.clone(),
+        streams: session.cursors.len(),
+    });
     Ok(Json(session).into_response())
 }
 

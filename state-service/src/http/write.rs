@@ -11,8 +11,10 @@ use tether_protocol::headers as h;
 use tether_protocol::{Offset, ProducerHeaders, ReadFrom, StreamName};
 
 use super::{ApiError, AppState, closed_header, header};
+use crate::kafka::events::EventKind;
 use crate::store::{
-    AppendKind, AppendRequest, CreateRequest, ExpiresAt, ForkSpec, StreamConfig, StreamRecord, is_json_content_type,
+    AppendKind, AppendRequest, CreateRequest, ExpiresAt, ForkSpec, SeqMode, StreamConfig, StreamRecord,
+    is_json_content_type,
 };
 use crate::streams::{ReadError, Streams};
 
@@ -91,6 +93,14 @@ pub async fn put_stream(
         if rec.closed {
             streams.archiver_wake.notify_one();
         }
+        streams.events.emit(EventKind::StreamCreated {
+            stream: name.to_string(),
+            epoch: rec.epoch.to_string(),
+            content_type: rec.config.content_type.clone(),
+            closed: rec.closed,
+            forked_from: rec.fork.as_ref().map(|f| f.source.to_string()),
+            source: "http".into(),
+        });
         StatusCode::CREATED
     } else {
         StatusCode::OK
@@ -112,6 +122,13 @@ pub async fn post_stream(
         header(&headers, h::PRODUCER_EPOCH)?,
         header(&headers, h::PRODUCER_SEQ)?,
     )?;
+    if producer.as_ref().is_some_and(|p| p.id.as_str().starts_with(crate::kafka::PRODUCER_PREFIX)) {
+        // Kafka ingest's producer ids; an HTTP producer using one could fence the ingest.
+        return Err(ApiError::BadHeader(format!(
+            "Producer-Id prefix {:?} is reserved for Kafka ingest",
+            crate::kafka::PRODUCER_PREFIX
+        )));
+    }
     let stream_seq = header(&headers, h::STREAM_SEQ)?.map(str::to_owned);
     let content_type = header(&headers, "content-type")?.filter(|c| !c.is_empty()).map(str::to_owned);
     let body = read_body(&headers, body, streams.cfg.max_chunk_bytes).await?;
@@ -128,12 +145,13 @@ pub async fn post_stream(
     };
     if payload.is_some() && streams.hot.over_headroom() {
         let err = ApiError::from(crate::store::AppendError::Backpressure);
-        streams.metrics.append_rejections.with_label_values(&[err.code()]).inc();
+        rejected(streams, &name, &err, producer.as_ref());
         return Err(err);
     }
     let has_producer = producer.is_some();
+    let producer_for_events = producer.clone();
     let bytes = payload.as_ref().map_or(0, |p| p.len());
-    let req = AppendRequest { payload, content_type, stream_seq, producer, close };
+    let req = AppendRequest { payload, content_type, stream_seq, producer, close, seq_mode: SeqMode::Contiguous };
     let mut outcome = streams.hot.append(&name, req.clone(), crate::now_ms()).await;
     if matches!(outcome, Err(crate::store::AppendError::NotFound))
         && streams.recover(&name, crate::now_ms()).await?.is_some()
@@ -144,7 +162,7 @@ pub async fn post_stream(
         Ok(o) => o,
         Err(e) => {
             let err = ApiError::from(e);
-            streams.metrics.append_rejections.with_label_values(&[err.code()]).inc();
+            rejected(streams, &name, &err, producer_for_events.as_ref());
             return Err(err);
         }
     };
@@ -166,6 +184,11 @@ pub async fn post_stream(
             }
             if close {
                 streams.archiver_wake.notify_one();
+                streams.events.emit(EventKind::StreamClosed {
+                    stream: name.to_string(),
+                    epoch: outcome.epoch.to_string(),
+                    next_offset: next.to_string(),
+                });
             }
             if has_producer && bytes > 0 { StatusCode::OK } else { StatusCode::NO_CONTENT }
         }
@@ -178,15 +201,32 @@ pub async fn delete_stream(State(state): State<AppState>, Path(raw): Path<String
     let name = StreamName::parse(&raw)?;
     let streams = &state.streams;
     // An expired stream is already gone for clients; the sweeper removes it.
-    match streams.live_record(&name, crate::now_ms()).await {
+    let epoch = match streams.live_record(&name, crate::now_ms()).await {
         Err(ReadError::NotFound) => return Err(crate::store::DeleteError::NotFound.into()),
         Err(ReadError::Gone) => return Err(crate::store::DeleteError::Gone.into()),
         Err(e) => return Err(e.into()),
-        Ok(_) => {}
-    }
+        Ok(rec) => rec.epoch,
+    };
     let outcome = streams.hot.delete(&name).await?;
     streams.forget(&outcome);
+    streams.events.emit(EventKind::StreamDeleted {
+        stream: name.to_string(),
+        epoch: epoch.to_string(),
+        soft: outcome == crate::store::DeleteOutcome::SoftDeleted,
+    });
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Counts a refused append and emits its `append.rejected` event.
+fn rejected(streams: &Streams, name: &StreamName, err: &ApiError, producer: Option<&ProducerHeaders>) {
+    streams.metrics.append_rejections.with_label_values(&[err.code()]).inc();
+    streams.events.emit(EventKind::AppendRejected {
+        stream: name.to_string(),
+        reason: err.code().to_owned(),
+        status: err.status().as_u16(),
+        producer_id: producer.map(|p| p.id.as_str().to_owned()),
+        source: "http".into(),
+    });
 }
 
 /// Headers describing a stream after create / on HEAD.

@@ -38,6 +38,13 @@ type Reply<T> = oneshot::Sender<T>;
 enum Op {
     Create(Box<CreateRequest>, i64, Reply<Result<CreateOutcome, CreateError>>),
     Append(StreamName, Box<AppendRequest>, i64, Reply<Result<AppendOutcome, AppendError>>),
+    /// Several appends to one stream; they share the batch's transaction like every op.
+    AppendBatch(
+        StreamName,
+        Vec<AppendRequest>,
+        i64,
+        Reply<Result<Vec<Result<AppendOutcome, AppendError>>, BackendError>>,
+    ),
     Delete(StreamName, Reply<Result<DeleteOutcome, DeleteError>>),
     Expire(StreamName, Epoch, i64, Reply<Result<Option<DeleteOutcome>, BackendError>>),
     Trim(StreamName, Epoch, u64, Reply<Result<(), BackendError>>),
@@ -48,6 +55,7 @@ enum Op {
 enum Answer {
     Create(Box<Result<CreateOutcome, CreateError>>),
     Append(Result<AppendOutcome, AppendError>),
+    AppendBatch(Vec<Result<AppendOutcome, AppendError>>),
     Delete(Result<DeleteOutcome, DeleteError>),
     Expire(Option<DeleteOutcome>),
     Trim,
@@ -61,6 +69,7 @@ impl Op {
         match (self, answer) {
             (Op::Create(_, _, r), Answer::Create(v)) => drop(r.send(*v)),
             (Op::Append(_, _, _, r), Answer::Append(v)) => drop(r.send(v)),
+            (Op::AppendBatch(_, _, _, r), Answer::AppendBatch(v)) => drop(r.send(Ok(v))),
             (Op::Delete(_, r), Answer::Delete(v)) => drop(r.send(v)),
             (Op::Expire(_, _, _, r), Answer::Expire(v)) => drop(r.send(Ok(v))),
             (Op::Trim(_, _, _, r), Answer::Trim) => drop(r.send(Ok(()))),
@@ -74,6 +83,7 @@ impl Op {
         match self {
             Op::Create(_, _, r) => drop(r.send(Err(e.clone().into()))),
             Op::Append(_, _, _, r) => drop(r.send(Err(e.clone().into()))),
+            Op::AppendBatch(_, _, _, r) => drop(r.send(Err(e.clone()))),
             Op::Delete(_, r) => drop(r.send(Err(e.clone().into()))),
             Op::Expire(_, _, _, r) => drop(r.send(Err(e.clone()))),
             Op::Trim(_, _, _, r) => drop(r.send(Err(e.clone()))),
@@ -170,6 +180,16 @@ impl HotLog for EmbeddedHotLog {
 
     async fn append(&self, name: &StreamName, req: AppendRequest, now_ms: i64) -> Result<AppendOutcome, AppendError> {
         self.submit(|r| Op::Append(name.clone(), Box::new(req), now_ms, r)).await?
+    }
+
+    async fn append_batch(
+        &self,
+        name: &StreamName,
+        reqs: Vec<AppendRequest>,
+        now_ms: i64,
+    ) -> Result<Vec<Result<AppendOutcome, AppendError>>, BackendError> {
+        // One op: the writer applies it inside one transaction, so it commits whole or not at all.
+        self.submit(|r| Op::AppendBatch(name.clone(), reqs, now_ms, r)).await?
     }
 
     async fn delete(&self, name: &StreamName) -> Result<DeleteOutcome, DeleteError> {
@@ -355,6 +375,9 @@ impl Batch<'_> {
         Ok(match op {
             Op::Create(req, now, _) => Answer::Create(Box::new(self.create(req, *now)?)),
             Op::Append(name, req, now, _) => Answer::Append(self.append(name, req, *now)?),
+            Op::AppendBatch(name, reqs, now, _) => {
+                Answer::AppendBatch(reqs.iter().map(|req| self.append(name, req, *now)).collect::<Result<_, _>>()?)
+            }
             Op::Delete(name, _) => Answer::Delete(self.delete(name)?),
             Op::Expire(name, epoch, now, _) => Answer::Expire(self.expire(name, *epoch, *now)?),
             Op::Trim(name, epoch, upto, _) => {

@@ -237,6 +237,21 @@ pub struct AppendRequest {
     pub stream_seq: Option<String>,
     pub producer: Option<ProducerHeaders>,
     pub close: bool,
+    /// How `producer.seq` is checked; HTTP requests are always [`SeqMode::Contiguous`].
+    pub seq_mode: SeqMode,
+}
+
+/// How an idempotent producer's sequence numbers advance.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SeqMode {
+    /// Durable Streams semantics: a new `(producer, epoch)` starts at 0 and each accepted seq is
+    /// the last plus one; a gap is refused (409).
+    #[default]
+    Contiguous,
+    /// Internal producers whose sequence numbers have legal gaps (Kafka offsets: a partition
+    /// feeds many streams). Any seq above the last is accepted, a new epoch may start anywhere,
+    /// and a seq at or below the last is a duplicate. Never reachable from HTTP.
+    Monotonic,
 }
 
 /// How an accepted append was applied.
@@ -346,6 +361,20 @@ pub trait HotLog: Send + Sync + 'static {
 
     /// Applies one append / close under the idempotent-producer and `Stream-Seq` rules.
     async fn append(&self, name: &StreamName, req: AppendRequest, now_ms: i64) -> Result<AppendOutcome, AppendError>;
+
+    /// Applies `reqs` to one stream in order, in ONE atomic write: on `Ok` every verdict (and
+    /// the data of every accepted request) is durable; on `Err` nothing was acknowledged, and
+    /// a retry of the same requests is recognised request by request (the producer rules make
+    /// it idempotent). Kafka ingest relies on the atomicity: with [`SeqMode::Monotonic`] a
+    /// later request written without an earlier one would turn the earlier one's retry into a
+    /// "duplicate". Callers bound the batch (the embedded writer and one Redis script take it
+    /// whole).
+    async fn append_batch(
+        &self,
+        name: &StreamName,
+        reqs: Vec<AppendRequest>,
+        now_ms: i64,
+    ) -> Result<Vec<Result<AppendOutcome, AppendError>>, BackendError>;
 
     /// Deletes a stream (soft-deletes it while forks read through it), cascading to sources
     /// whose last fork this was.

@@ -9,7 +9,7 @@ use serde_json::value::RawValue;
 
 use super::{
     AppendError, AppendKind, AppendRequest, Closer, CreateError, CreateRequest, ForkOrigin, LineageEntry,
-    ProducerState, StreamConfig, StreamRecord, media_type_eq,
+    ProducerState, SeqMode, StreamConfig, StreamRecord, media_type_eq,
 };
 use tether_protocol::Epoch;
 
@@ -24,7 +24,8 @@ pub struct Decision {
 }
 
 /// Decides an append against the current record and producer state, in protocol precedence:
-/// producer fencing, closed stream, content type, producer sequence, `Stream-Seq`.
+/// producer fencing, closed stream, content type, producer sequence (per [`SeqMode`]),
+/// `Stream-Seq`.
 pub fn decide_append(
     rec: &StreamRecord,
     producer: Option<&ProducerState>,
@@ -59,6 +60,7 @@ pub fn decide_append(
     }
     let mut decision = Decision { kind: AppendKind::Written, producer: None, producer_ack: None };
     if let Some(p) = &req.producer {
+        let contiguous = req.seq_mode == SeqMode::Contiguous;
         match producer {
             Some(state) if p.epoch == state.epoch => {
                 if p.seq <= state.last_seq {
@@ -68,12 +70,14 @@ pub fn decide_append(
                         producer_ack: Some((state.epoch, state.last_seq)),
                     });
                 }
-                if p.seq != state.last_seq + 1 {
+                if contiguous && p.seq != state.last_seq + 1 {
                     return Err(AppendError::ProducerSeqGap { expected: state.last_seq + 1, received: p.seq });
                 }
             }
-            Some(_) if p.seq != 0 => return Err(AppendError::NewEpochBadSeq(p.seq)),
-            None if p.seq != 0 => return Err(AppendError::ProducerSeqGap { expected: 0, received: p.seq }),
+            Some(_) if contiguous && p.seq != 0 => return Err(AppendError::NewEpochBadSeq(p.seq)),
+            None if contiguous && p.seq != 0 => {
+                return Err(AppendError::ProducerSeqGap { expected: 0, received: p.seq });
+            }
             _ => {}
         }
         decision.producer = Some(ProducerState { epoch: p.epoch, last_seq: p.seq });

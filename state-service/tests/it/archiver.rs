@@ -12,7 +12,7 @@ use tether_state::archive::reader::{ArchiveRead, ArchiveReader, CacheSettings};
 use tether_state::archive::{Archive, Manifest, SegmentEntry, load_manifest, manifest_key, segment_key};
 use tether_state::metrics::Metrics;
 use tether_state::store::embedded::{EmbeddedHotLog, open_database};
-use tether_state::store::{AppendRequest, CreateRequest, HotLog, StreamConfig, StreamRecord};
+use tether_state::store::{AppendRequest, CreateRequest, HotLog, SeqMode, StreamConfig, StreamRecord};
 
 const NOW: i64 = 1_700_000_000_000;
 
@@ -61,6 +61,7 @@ async fn stream_with(hot: &Arc<dyn HotLog>, name: &str, chunks: u64) -> StreamRe
             stream_seq: None,
             producer: None,
             close: false,
+            seq_mode: SeqMode::Contiguous,
         };
         hot.append(&name, req, NOW).await.expect("append");
     }
@@ -85,7 +86,14 @@ async fn seals_full_segments_then_serves_them() {
         ArchiveRead::Missing => panic!("archived range missing"),
     }
     // Closing seals the remainder at once, whatever its size.
-    let close = AppendRequest { payload: None, content_type: None, stream_seq: None, producer: None, close: true };
+    let close = AppendRequest {
+        payload: None,
+        content_type: None,
+        stream_seq: None,
+        producer: None,
+        close: true,
+        seq_mode: SeqMode::Contiguous,
+    };
     r.hot.append(&rec.name, close, NOW).await.expect("close");
     assert_eq!(r.archiver.pass(NOW).await.expect("pass"), 1);
     let manifest = load_manifest(r.archive.as_ref(), &rec.name, rec.epoch).await.expect("load").expect("manifest");

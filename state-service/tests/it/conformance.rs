@@ -95,3 +95,20 @@ async fn redis_hot_log() {
     .await;
     shutdown.cancel();
 }
+
+#[tokio::test]
+async fn embedded_outbox() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = open_database(dir.path()).expect("open");
+    let outbox = tether_state::kafka::outbox::embedded::EmbeddedOutbox::open(db, true).expect("outbox");
+    conformance::outbox::run(Arc::new(outbox)).await;
+}
+
+#[tokio::test]
+async fn redis_outbox() {
+    let redis = tether_tests::servers::redis(false);
+    let pool =
+        deadpool_redis::Config::from_url(&redis.url).create_pool(Some(deadpool_redis::Runtime::Tokio1)).expect("pool");
+    let outbox = tether_state::kafka::outbox::redis::RedisOutbox::new(pool, std::time::Duration::from_secs(5));
+    conformance::outbox::run(Arc::new(outbox)).await;
+}

@@ -3,3 +3,4 @@
 
 mod archiver;
 mod conformance;
+mod kafka;

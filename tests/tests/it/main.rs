@@ -6,4 +6,5 @@ mod edge;
 mod edge_acceptance;
 mod env_contract;
 mod http_api;
+mod kafka_edge;
 mod shutdown;

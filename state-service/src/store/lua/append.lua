@@ -1,7 +1,8 @@
 -- Append a batch of requests to one stream, atomically, under the protocol rules
 -- (mirror of state-service/src/store/rules.rs::decide_append).
 -- KEYS: record, chunks, producers, channel
--- ARGV: now, then 9 per request: has_payload payload ct has_seq seq pid pepoch pseq close
+-- ARGV: now, then 10 per request: has_payload payload ct has_seq seq pid pepoch pseq close mono
+--   (mono = '1': monotonic producer sequence, see SeqMode::Monotonic: gaps are legal)
 -- Returns { epoch, result... } where each result is a string:
 --   "W <tail> <closed> <ackE|-> <ackS|->"  written
 --   "D <tail> <closed> <ackE|-> <ackS|->"  duplicate (nothing written)
@@ -10,7 +11,7 @@
 --   "E NEWEPOCH <seq>" | "E GAP <expected> <received>"
 local rkey, ckey, pkey, chan = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local now = tonumber(ARGV[1])
-local n = (#ARGV - 1) / 9
+local n = (#ARGV - 1) / 10
 local r = load(rkey)
 local out = { r and r.epoch or '' }
 if not r or expired(r, now) then
@@ -36,10 +37,11 @@ local function pstate(pid)
   return producers[pid] or nil
 end
 for i = 0, n - 1 do
-  local b = 1 + i * 9
+  local b = 1 + i * 10
   local has_payload, payload, ct = ARGV[b + 1] == '1', ARGV[b + 2], ARGV[b + 3]
   local has_seq, seq, pid = ARGV[b + 4] == '1', ARGV[b + 5], ARGV[b + 6]
   local pe, ps, close = tonumber(ARGV[b + 7]), tonumber(ARGV[b + 8]), ARGV[b + 9] == '1'
+  local mono = ARGV[b + 10] == '1'
   local res
   local st = nil
   if pid ~= '' then st = pstate(pid) end
@@ -63,12 +65,12 @@ for i = 0, n - 1 do
       if st and pe == st.e then
         if ps <= st.s then
           res = 'D ' .. fmt(tail) .. ' 0 ' .. fmt(st.e) .. ' ' .. fmt(st.s)
-        elseif ps ~= st.s + 1 then
+        elseif ps ~= st.s + 1 and not mono then
           res = 'E GAP ' .. fmt(st.s + 1) .. ' ' .. fmt(ps)
         end
-      elseif st and ps ~= 0 then
+      elseif st and ps ~= 0 and not mono then
         res = 'E NEWEPOCH ' .. fmt(ps)
-      elseif not st and ps ~= 0 then
+      elseif not st and ps ~= 0 and not mono then
         res = 'E GAP 0 ' .. fmt(ps)
       end
       ack = fmt(pe) .. ' ' .. fmt(ps)

@@ -3,7 +3,7 @@ use proptest::prelude::*;
 use tether_protocol::{Epoch, ProducerHeaders, ProducerId, StreamName};
 
 use super::*;
-use crate::store::{AppendError, AppendKind, AppendRequest, ExpiresAt, ForkSpec, StreamRecord};
+use crate::store::{AppendError, AppendKind, AppendRequest, ExpiresAt, ForkSpec, SeqMode, StreamRecord};
 
 fn record() -> StreamRecord {
     StreamRecord {
@@ -35,6 +35,7 @@ fn append(payload: Option<&str>, producer: Option<(u64, u64)>) -> AppendRequest 
         stream_seq: None,
         producer: producer.map(|(epoch, seq)| ProducerHeaders { id: ProducerId::parse("p").unwrap(), epoch, seq }),
         close: false,
+        seq_mode: SeqMode::Contiguous,
     }
 }
 
@@ -67,6 +68,33 @@ fn duplicate_reports_highest_accepted_seq() {
     let state = ProducerState { epoch: 0, last_seq: 7 };
     let d = decide_append(&rec, Some(&state), &append(Some("x"), Some((0, 3)))).unwrap();
     assert_eq!((d.kind, d.producer_ack), (AppendKind::Duplicate, Some((0, 7))));
+}
+
+#[test]
+fn monotonic_mode_accepts_gaps_and_dedupes_at_or_below_the_last() {
+    let rec = record();
+    let mono = |seq| AppendRequest { seq_mode: SeqMode::Monotonic, ..append(Some("x"), Some((0, seq))) };
+    let first = decide_append(&rec, None, &mono(41)).unwrap();
+    assert_eq!((first.kind, first.producer), (AppendKind::Written, Some(ProducerState { epoch: 0, last_seq: 41 })));
+    let state = ProducerState { epoch: 0, last_seq: 41 };
+    let gap = decide_append(&rec, Some(&state), &mono(57)).unwrap();
+    assert_eq!((gap.kind, gap.producer_ack), (AppendKind::Written, Some((0, 57))));
+    for seq in [0, 40, 41] {
+        let dup = decide_append(&rec, Some(&state), &mono(seq)).unwrap();
+        assert_eq!((dup.kind, dup.producer_ack), (AppendKind::Duplicate, Some((0, 41))), "seq {seq}");
+    }
+    let bumped = AppendRequest { seq_mode: SeqMode::Monotonic, ..append(Some("x"), Some((1, 3))) };
+    assert_eq!(
+        decide_append(&rec, Some(&state), &bumped).unwrap().kind,
+        AppendKind::Written,
+        "new epoch starts anywhere"
+    );
+    let stale = AppendRequest { seq_mode: SeqMode::Monotonic, ..append(Some("x"), Some((0, 99))) };
+    let fenced = decide_append(&rec, Some(&ProducerState { epoch: 1, last_seq: 3 }), &stale);
+    assert!(matches!(fenced, Err(AppendError::StaleProducerEpoch { current: 1, received: 0 })), "{fenced:?}");
+    // The same gap is still refused in the HTTP (contiguous) mode.
+    let http = decide_append(&rec, Some(&state), &append(Some("x"), Some((0, 57))));
+    assert!(matches!(http, Err(AppendError::ProducerSeqGap { expected: 42, received: 57 })), "{http:?}");
 }
 
 #[test]
