@@ -8,7 +8,11 @@
 //! to the last (`tether_state_kafka_ingested_total`, polled every 20 ms) and prints records/s.
 //! Afterwards it checks every stream holds exactly its records, in order.
 //!
-//! usage: kafka_bench [--messages N] [--size B] [--partitions P] [--streams K] [--fixed] [--embedded]
+//! Then, unless `--latency 0`, it starts a `tether-edge`, follows `bench/lat` over WebSocket
+//! and produces LATENCY (1000) records to it one at a time, 10 ms apart, each carrying its send
+//! time: the end-to-end latency from produce to WebSocket receipt, p50/p99.
+//!
+//! usage: kafka_bench [--messages N] [--size B] [--partitions P] [--streams K] [--fixed] [--embedded] [--latency N]
 //! (defaults: 200000 records, 256 B, 16 partitions, 1000 streams; the mock cluster retains only
 //! 5 MiB per partition, so large workloads need more partitions)
 //! Needs `cargo build --release --workspace` (it starts `target/release/tether-state` when built
@@ -58,8 +62,8 @@ impl Drop for State {
     }
 }
 
-const USAGE: &str =
-    "usage: kafka_bench [--messages N] [--size B] [--partitions P] [--streams K] [--fixed] [--embedded]";
+const USAGE: &str = "usage: kafka_bench [--messages N] [--size B] [--partitions P] [--streams K] [--fixed] [--embedded] \
+[--latency N] [--fetch-wait-ms MS]";
 
 struct Opts {
     messages: usize,
@@ -68,10 +72,21 @@ struct Opts {
     streams: usize,
     fixed: bool,
     embedded: bool,
+    latency: usize,
+    fetch_wait_ms: Option<usize>,
 }
 
 fn parse() -> anyhow::Result<Opts> {
-    let mut o = Opts { messages: 200_000, size: 256, partitions: 16, streams: 1000, fixed: false, embedded: false };
+    let mut o = Opts {
+        messages: 200_000,
+        size: 256,
+        partitions: 16,
+        streams: 1000,
+        fixed: false,
+        embedded: false,
+        latency: 1000,
+        fetch_wait_ms: None,
+    };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut num = || -> anyhow::Result<usize> { args.next().context(USAGE)?.parse().context(USAGE) };
@@ -82,6 +97,8 @@ fn parse() -> anyhow::Result<Opts> {
             "--streams" => o.streams = num()?,
             "--fixed" => o.fixed = true,
             "--embedded" => o.embedded = true,
+            "--latency" => o.latency = num()?,
+            "--fetch-wait-ms" => o.fetch_wait_ms = Some(num()?),
             _ => bail!("{USAGE}"),
         }
     }
@@ -152,11 +169,18 @@ async fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let stream = if o.fixed { "bench/all" } else { "bench/{key}" };
     let config = dir.path().join("state.toml");
+    // librdkafka's consumer waits up to fetch.wait.max.ms (500 ms) for data on each fetch; the
+    // mock cluster answers at the deadline rather than when data arrives, so the latency run
+    // can lower it (`--fetch-wait-ms`) to show what Tether itself adds.
+    let extra = match o.fetch_wait_ms {
+        Some(ms) => format!("\n[kafka_properties]\n\"fetch.wait.max.ms\" = \"{ms}\"\n"),
+        None => String::new(),
+    };
     std::fs::write(
         &config,
         format!(
             "kafka_brokers = \"{brokers}\"\nkafka_group_id = \"bench\"\n\n[[kafka_route]]\ntopic = \"bench\"\n\
-             stream = \"{stream}\"\ncontent_type = \"text/plain\"\n"
+             stream = \"{stream}\"\ncontent_type = \"text/plain\"\n{extra}"
         ),
     )?;
     let mut args = vec!["--config", config.to_str().context("utf8 path")?];
@@ -232,6 +256,83 @@ async fn main() -> anyhow::Result<()> {
     }
     ensure!(seen == o.messages, "{seen} records in the streams, {} produced", o.messages);
     println!("checked: every record exactly once{}", if o.fixed { "" } else { ", in order per stream" });
+    if o.latency > 0 && !o.fixed {
+        latency(&producer, &state, &dir, o.latency).await?;
+    }
     drop(state);
+    Ok(())
+}
+
+fn now_us() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_micros() as u64
+}
+
+/// Produce-to-WebSocket-receipt latency through an edge, one record every 10 ms.
+async fn latency(producer: &FutureProducer, state: &State, dir: &tempfile::TempDir, n: usize) -> anyhow::Result<()> {
+    use std::io::BufRead;
+    use tether_client::conn::{Conn, Inbound};
+    use tether_protocol::ws::{ClientMsg, From, ServerMsg};
+    const SECRET: &str = "kafka-bench-secret-0123456789abcdef";
+    let bin = std::env::current_exe()?.parent().context("binary directory")?.join("tether-edge");
+    ensure!(bin.exists(), "{} is missing: cargo build --release --workspace", bin.display());
+    let mut edge = std::process::Command::new(&bin)
+        .args(["--listen", "127.0.0.1:0", "--state-url", &state.url])
+        .env("TETHER_JWT_SECRET", SECRET)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(dir.path().join("edge.log"))?)
+        .spawn()?;
+    let mut line = String::new();
+    std::io::BufReader::new(edge.stdout.take().context("stdout")?).read_line(&mut line)?;
+    let url = line.trim().strip_prefix("tether-edge listening on http://").context("tether-edge did not start")?;
+    let ws = format!("ws://{url}/v1/ws");
+    let http = reqwest::Client::new();
+    http.put(state.stream_url("bench/lat")).header("content-type", "text/plain").send().await?.error_for_status()?;
+    let token =
+        tether_edge::auth::mint_hs256(SECRET.as_bytes(), "bench", &["**"], &[], Duration::from_secs(3600), None, None);
+    let (mut conn, mut rx) = Conn::connect(&ws, Some(&token), 1024).await?;
+    let stream = tether_protocol::StreamName::parse("bench/lat")?;
+    conn.send(&ClientMsg::Subscribe { id: 1, stream, from: From::Now, binary: false }).await?;
+    loop {
+        match rx.inbound.recv().await {
+            Some(Inbound::Msg(ServerMsg::CaughtUp { .. }, _)) => break,
+            Some(Inbound::Msg(..)) => continue,
+            other => bail!("subscription failed: {other:?}"),
+        }
+    }
+    let reader = tokio::spawn(async move {
+        let mut lat = Vec::with_capacity(n);
+        while lat.len() < n {
+            match rx.inbound.recv().await {
+                Some(Inbound::Msg(ServerMsg::Chunk { data: Some(d), .. }, _)) => {
+                    let sent: u64 = d.trim_end().parse().unwrap_or(0);
+                    lat.push(now_us().saturating_sub(sent));
+                }
+                Some(Inbound::Msg(..)) => {}
+                _ => break,
+            }
+        }
+        drop(conn);
+        lat
+    });
+    for _ in 0..n {
+        let payload = format!("{}\n", now_us());
+        producer
+            .send(FutureRecord::to("bench").key("lat").payload(&payload), Duration::from_secs(30))
+            .await
+            .map_err(|(e, _)| e)?;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut lat = tokio::time::timeout(Duration::from_secs(120), reader).await.context("receipt")??;
+    let _ = edge.kill();
+    let _ = edge.wait();
+    ensure!(lat.len() == n, "received {} of {n}", lat.len());
+    lat.sort_unstable();
+    let p = |q: f64| lat[((lat.len() - 1) as f64 * q).round() as usize] as f64 / 1000.0;
+    println!(
+        "kafka -> tether-state -> tether-edge -> WebSocket: {n} records, latency p50 {:.2} ms p99 {:.2} ms max {:.2} ms",
+        p(0.5),
+        p(0.99),
+        p(1.0)
+    );
     Ok(())
 }
