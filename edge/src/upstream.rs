@@ -126,7 +126,13 @@ impl Upstream {
                         .http2_keep_alive_interval(Duration::from_secs(10))
                         .http2_keep_alive_timeout(Duration::from_secs(5))
                         .http2_keep_alive_while_idle(true)
-                        .http2_adaptive_window(true)
+                        // Live responses are streams of small DATA frames. h2 limits how many
+                        // small frames may sit unread to half the connection window (its flood
+                        // guard answers more with GOAWAY, failing every request on the
+                        // connection), so the window is large: 64 MiB per connection, 4 MiB per
+                        // stream, both bounded by what the hub and subscriptions read promptly.
+                        .http2_initial_connection_window_size(64 << 20)
+                        .http2_initial_stream_window_size(4 << 20)
                         .connect_timeout(Duration::from_secs(3))
                         .tcp_nodelay(true)
                         .build()?,
@@ -177,7 +183,7 @@ impl Upstream {
                         ep.down_until_ms.store(now_ms() + DOWN_FOR_MS, Ordering::Relaxed);
                     }
                     last = format!("{}: {e}", ep.base);
-                    tracing::warn!(state = %ep.base, error = %e, "state service request failed");
+                    tracing::warn!(state = %ep.base, error = ?e, "state service request failed");
                     if !(refused || retry == Retry::Idempotent) {
                         return Err(UpstreamError::Transport(last));
                     }

@@ -86,7 +86,17 @@ async fn fanout(args: &[String]) -> anyhow::Result<()> {
         readers.push(tokio::spawn(async move {
             let mut lat = Vec::with_capacity(chunks);
             while lat.len() < chunks {
-                match rx.inbound.recv().await {
+                // Answer the edge's pings, or it closes the connection as idle.
+                let msg = tokio::select! {
+                    m = rx.inbound.recv() => m,
+                    p = rx.pongs.recv() => {
+                        if let Some(p) = p && conn.write_pong(p).await.is_err() {
+                            break;
+                        }
+                        continue;
+                    }
+                };
+                match msg {
                     Some(Inbound::Msg(ServerMsg::Chunk { data: Some(d), .. }, _)) => {
                         let sent: u64 = d.split(';').next().and_then(|t| t.parse().ok()).unwrap_or(0);
                         lat.push(now_us().saturating_sub(sent));

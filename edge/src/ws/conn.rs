@@ -82,7 +82,7 @@ pub async fn serve(
     let (rd, wr) = ws.split(|io| {
         let (r, w) = tokio::io::split(io);
         // Frames queued together leave in one write; the writer flushes when its queue is empty.
-        (r, tokio::io::BufWriter::with_capacity(16 * 1024, w))
+        (r, tokio::io::BufWriter::with_capacity(4 * 1024, w))
     });
     let (out, out_rx) = Outbound::new(edge.cfg.client_queue);
     let writer_task = tokio::spawn(writer(wr, out_rx, edge.cfg.ping_interval));

@@ -24,7 +24,16 @@ pub const MAX_CONCURRENT_STREAMS: u32 = 16_384;
 pub async fn serve(listener: TcpListener, app: Router, shutdown: CancellationToken) {
     let graceful = GracefulShutdown::new();
     let mut builder = Builder::new(TokioExecutor::new());
-    builder.http2().max_concurrent_streams(MAX_CONCURRENT_STREAMS).enable_connect_protocol();
+    // Edges cancel requests in bulk (a thousand clients leaving cancels their catch-up reads):
+    // hyper's rapid-reset guards (20 pending-accept resets, 1024 local-error resets) would answer
+    // that with GOAWAY and fail every other request on the connection. Edges are trusted internal
+    // peers, so the guards sit far higher (still bounded).
+    builder
+        .http2()
+        .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
+        .max_pending_accept_reset_streams(Some(MAX_CONCURRENT_STREAMS as usize))
+        .max_local_error_reset_streams(Some(MAX_CONCURRENT_STREAMS as usize * 4))
+        .enable_connect_protocol();
     builder.http1().keep_alive(true);
     loop {
         let (stream, _peer) = tokio::select! {
