@@ -157,3 +157,30 @@ impl Drop for StateProcess {
         }
     }
 }
+
+/// Polls `check` until it returns true; panics with `what` after `limit`. For conditions only
+/// observable from outside a process (metrics, readiness): a hang becomes a clear failure
+/// instead of a stuck test, and the poll interval keeps the loop from starving the servers.
+pub async fn eventually<F, Fut>(what: &str, limit: std::time::Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(20));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if check().await {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out after {limit:?} waiting for {what}");
+    }
+}
+
+/// One sample of a Prometheus text exposition: the value of the line starting with `prefix`
+/// (metric name plus a trailing space, or name with labels).
+pub async fn metric(client: &reqwest::Client, base: &str, prefix: &str) -> Option<f64> {
+    let text = client.get(format!("{base}/metrics")).send().await.ok()?.text().await.ok()?;
+    text.lines().find_map(|l| l.strip_prefix(prefix).and_then(|v| v.trim().parse().ok()))
+}

@@ -3,9 +3,10 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use tether_tests::StateProcess;
 use tether_tests::servers::{self, Server};
+use tether_tests::{StateProcess, eventually, metric};
 
 const BUCKET: &str = "tether-it";
 /// Every test chunk: producer (4 hex) + sequence (8 hex) + padding = 16 bytes.
@@ -65,21 +66,14 @@ async fn read_from(c: &reqwest::Client, url: &str, offset: &str) -> (Vec<u8>, St
     }
 }
 
-async fn metric(c: &reqwest::Client, base: &str, line_prefix: &str) -> Option<f64> {
-    let text = c.get(format!("{base}/metrics")).send().await.ok()?.text().await.ok()?;
-    text.lines().find_map(|l| l.strip_prefix(line_prefix).and_then(|v| v.trim().parse().ok()))
-}
-
 /// Waits until the archiver has nothing left in the hot log.
 async fn archived(c: &reqwest::Client, base: &str) {
-    loop {
+    eventually("the archiver to empty the hot log", Duration::from_secs(120), || async {
         let backlog = metric(c, base, "tether_state_archive_backlog_chunks ").await;
         let sealed = metric(c, base, "tether_state_segments_sealed_total ").await;
-        if backlog == Some(0.0) && sealed.is_some_and(|s| s > 0.0) {
-            return;
-        }
-        tokio::task::yield_now().await;
-    }
+        backlog == Some(0.0) && sealed.is_some_and(|s| s > 0.0)
+    })
+    .await;
 }
 
 async fn flushall(redis_url: &str) {
@@ -255,12 +249,10 @@ async fn s3_outage_delays_archiving_but_loses_nothing() {
     for seq in 100..400 {
         assert_eq!(append(&c, &url, 0, seq).await.expect("append while S3 is down").status(), 200);
     }
-    loop {
-        if metric(&c, &state.url, "tether_state_archive_errors_total ").await.is_some_and(|e| e >= 1.0) {
-            break;
-        }
-        tokio::task::yield_now().await;
-    }
+    eventually("an archive error while S3 is frozen", Duration::from_secs(120), || async {
+        metric(&c, &state.url, "tether_state_archive_errors_total ").await.is_some_and(|e| e >= 1.0)
+    })
+    .await;
     // Freshly sealed segments are written through to the cache, so even the archived part
     // stays readable while S3 is down.
     let (during, _, _) = read_from(&c, &url, "-1").await;
@@ -323,13 +315,10 @@ async fn redis_restart_with_aof_loses_no_acknowledged_append() {
     halfway.notified().await;
     let data = redis.stop().expect("redis data dir");
     // While Redis is down the service says so.
-    loop {
-        let ready = c.get(format!("{}/readyz", state.url)).send().await.expect("readyz");
-        if ready.status() == 503 {
-            break;
-        }
-        tokio::task::yield_now().await;
-    }
+    eventually("readyz to report Redis down", Duration::from_secs(60), || async {
+        c.get(format!("{}/readyz", state.url)).send().await.expect("readyz").status() == 503
+    })
+    .await;
     let redis = servers::redis_in(port, true, data);
     for t in tasks {
         t.await.expect("producer");

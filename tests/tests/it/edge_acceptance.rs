@@ -10,7 +10,7 @@ use tether_client::{Client, Event, Options};
 use tether_protocol::ws::{From, Verdict};
 use tether_protocol::{Offset, StreamName};
 use tether_tests::servers::{self, Server};
-use tether_tests::{EdgeProcess, StateProcess};
+use tether_tests::{EdgeProcess, StateProcess, eventually};
 
 use crate::edge::{SECRET, name, token};
 
@@ -192,23 +192,23 @@ async fn a_client_resumes_a_stream_archived_and_flushed_from_redis() {
         }
     }
     assert_eq!(http.post(&url).header("stream-closed", "true").send().await.expect("close").status(), 204);
-    // Wait for the archiver to empty the hot log, then make Redis forget everything.
-    loop {
-        let text = http
-            .get(format!("{}/metrics", topo.states[0].url))
-            .send()
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("text");
-        let backlog = text.lines().find_map(|l| l.strip_prefix("tether_state_archive_backlog_chunks ")).map(str::trim);
-        if backlog == Some("0") && !text.contains("tether_state_segments_sealed_total 0") {
-            break;
-        }
-        tokio::task::yield_now().await;
-    }
+    // Wait until the archiver has emptied the hot log (the record's `hot` start has reached
+    // its `tail`; either state instance may hold the lease), then make Redis forget everything.
     let addr = topo.redis.url.trim_start_matches("redis://").to_owned();
+    eventually("the archiver to seal all 600 chunks", Duration::from_secs(120), || {
+        let addr = addr.clone();
+        async move {
+            let out = tokio::process::Command::new("redis-cli")
+                .args(["-u", &format!("redis://{addr}"), "HMGET", "ts:{archived/1}:r", "hot", "tail"])
+                .output()
+                .await
+                .expect("redis-cli");
+            let text = String::from_utf8_lossy(&out.stdout);
+            let v: Vec<&str> = text.split_whitespace().collect();
+            v.len() == 2 && v[0] == v[1] && v[1] == "600"
+        }
+    })
+    .await;
     let status = tokio::process::Command::new("redis-cli")
         .args(["-u", &format!("redis://{addr}"), "FLUSHALL"])
         .status()

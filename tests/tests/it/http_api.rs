@@ -102,15 +102,15 @@ async fn sealed_segments_serve_old_chunks_from_the_archive() {
     let close = c.post(&url).header("stream-closed", "true").send().await.expect("close");
     assert_eq!(close.status(), 204);
     // Closing seals the rest promptly: wait until nothing is left in the hot log.
-    loop {
-        let m = c.get(format!("{}/metrics", state.url)).send().await.expect("metrics").text().await.expect("text");
-        if m.lines().any(|l| l == "tether_state_archive_backlog_chunks 0")
-            && m.contains("tether_state_segments_sealed_total 10")
-        {
-            break;
-        }
-        tokio::task::yield_now().await;
-    }
+    tether_tests::eventually(
+        "ten sealed segments and an empty hot log",
+        std::time::Duration::from_secs(120),
+        || async {
+            tether_tests::metric(&c, &state.url, "tether_state_archive_backlog_chunks ").await == Some(0.0)
+                && tether_tests::metric(&c, &state.url, "tether_state_segments_sealed_total ").await == Some(10.0)
+        },
+    )
+    .await;
     let mut body = Vec::new();
     let mut offset = "-1".to_owned();
     let mut closed = false;

@@ -19,14 +19,10 @@ async fn sigterm_ends_long_polls_and_sse() {
     let first = sse.chunk().await.expect("sse chunk").expect("control event");
     assert!(String::from_utf8_lossy(&first).contains("event: control"));
     // The long-poll is registered once the waiter gauge shows both live readers.
-    loop {
-        let metrics =
-            client.get(format!("{}/metrics", state.url)).send().await.expect("metrics").text().await.expect("text");
-        if metrics.lines().any(|l| l == "tether_state_live_waiters 2") {
-            break;
-        }
-        tokio::task::yield_now().await;
-    }
+    tether_tests::eventually("both live readers to register", std::time::Duration::from_secs(60), || async {
+        tether_tests::metric(&client, &state.url, "tether_state_live_waiters ").await == Some(2.0)
+    })
+    .await;
     let started = std::time::Instant::now();
     assert!(tokio::task::spawn_blocking(move || state.terminate()).await.expect("join"), "exit status 0");
     assert!(started.elapsed() < std::time::Duration::from_secs(5), "drained well within the grace period");
