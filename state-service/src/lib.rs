@@ -71,7 +71,7 @@ pub async fn start(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<R
             let hot = EmbeddedHotLog::open(db.clone(), cfg.fsync, cfg.hot_max_chunks, now_ms())
                 .context("loading the embedded store")?;
             let outbox = EmbeddedOutbox::open(db.clone(), cfg.fsync).context("opening the event outbox")?;
-            (hot, Arc::new(EmbeddedSessions::new(db)), Arc::new(outbox))
+            (hot, Arc::new(EmbeddedSessions::new(db, cfg.fsync)), Arc::new(outbox))
         }
         Some(r) => {
             let settings = RedisSettings {

@@ -67,6 +67,7 @@ async fn fanout(args: &[String]) -> anyhow::Result<()> {
     let chunks = num(args, "--chunks", 1000) as usize;
     let rate = num(args, "--rate", 200);
     let size = num(args, "--size", 64) as usize;
+    let quiet = Duration::from_secs(num(args, "--quiet", 30));
     let http = reqwest::Client::new();
     let tag = format!("{:x}", rand::random::<u32>());
     let names: Vec<String> = (0..streams).map(|i| format!("bench/{tag}/{i}")).collect();
@@ -80,15 +81,24 @@ async fn fanout(args: &[String]) -> anyhow::Result<()> {
     eprintln!("opening {} connections", streams * per);
     let conns = open_many(&ws, &token, streams * per).await?;
     let mut readers = Vec::new();
+    // Producers start only once every client holds its `subscribed` reply: `now` is resolved
+    // by then, so every client is owed every chunk.
+    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<()>((streams * per).max(1));
     for (i, (mut conn, mut rx)) in conns.into_iter().enumerate() {
         let stream = StreamName::parse(&names[i % streams])?;
         conn.send(&ClientMsg::Subscribe { id: 1, stream, from: From::Now, binary: false }).await?;
+        let ready = ready_tx.clone();
         readers.push(tokio::spawn(async move {
             let mut lat = Vec::with_capacity(chunks);
+            let mut last = None;
             while lat.len() < chunks {
-                // Answer the edge's pings, or it closes the connection as idle.
+                // Answer the edge's pings, or it closes the connection as idle. A client that
+                // hears nothing for `--quiet` seconds gives up, and the shortfall is reported.
                 let msg = tokio::select! {
-                    m = rx.inbound.recv() => m,
+                    m = tokio::time::timeout(quiet, rx.inbound.recv()) => match m {
+                        Ok(m) => m,
+                        Err(_) => break,
+                    },
                     p = rx.pongs.recv() => {
                         if let Some(p) = p && conn.write_pong(p).await.is_err() {
                             break;
@@ -100,61 +110,99 @@ async fn fanout(args: &[String]) -> anyhow::Result<()> {
                     Some(Inbound::Msg(ServerMsg::Chunk { data: Some(d), .. }, _)) => {
                         let sent: u64 = d.split(';').next().and_then(|t| t.parse().ok()).unwrap_or(0);
                         lat.push(now_us().saturating_sub(sent));
+                        last = Some(Instant::now());
+                    }
+                    Some(Inbound::Msg(ServerMsg::Subscribed { .. }, _)) => {
+                        let _ = ready.send(()).await;
                     }
                     Some(Inbound::Msg(..)) => {}
                     _ => break,
                 }
             }
             drop(conn);
-            lat
+            (lat, last)
         }));
     }
-    // Wait until every subscription is live: the edge counts them.
-    let edge_http = ws.replacen("ws://", "http://", 1).replace("/v1/ws", "");
-    loop {
-        let text = http.get(format!("{edge_http}/metrics")).send().await?.text().await?;
-        let subs: f64 = text
-            .lines()
-            .find_map(|l| l.strip_prefix("tether_edge_subscriptions_current "))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0.0);
-        if subs as usize >= streams * per {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    drop(ready_tx);
+    for _ in 0..streams * per {
+        tokio::time::timeout(Duration::from_secs(120), ready_rx.recv())
+            .await
+            .context("every subscription is confirmed")?
+            .context("a client ended before its subscription was confirmed")?;
+    }
+    // Open the producers' HTTP connections before the clock starts.
+    let warm: Vec<_> = names
+        .iter()
+        .map(|n| {
+            let (http, url) = (http.clone(), format!("{state}/v1/stream/{n}"));
+            tokio::spawn(async move { http.head(url).send().await })
+        })
+        .collect();
+    for w in warm {
+        w.await??.error_for_status()?;
     }
     eprintln!("producing {chunks} chunks on each of {streams} streams at {rate}/s per stream");
     let t0 = Instant::now();
     let mut producers = Vec::new();
-    for n in names.clone() {
+    let gap = Duration::from_secs_f64(1.0 / rate as f64);
+    for (k, n) in names.clone().into_iter().enumerate() {
         let (http, state) = (http.clone(), state.clone());
         producers.push(tokio::spawn(async move {
-            let gap = Duration::from_secs_f64(1.0 / rate as f64);
-            let start = Instant::now();
+            // Independent streams: phases spread over one period instead of every stream
+            // appending in the same instant.
+            let start = Instant::now() + gap.mul_f64(k as f64 / streams as f64);
+            let mut took = Vec::with_capacity(chunks);
             for i in 0..chunks {
                 let due = start + gap * i as u32;
                 tokio::time::sleep_until(due.into()).await;
-                let body = format!("{};{}", now_us(), "x".repeat(size));
+                let sent = now_us();
+                let body = format!("{sent};{}", "x".repeat(size));
                 let r = http
                     .post(format!("{state}/v1/stream/{n}"))
                     .header("content-type", "text/plain")
                     .body(body)
                     .send()
                     .await;
-                if let Err(e) = r {
-                    eprintln!("append failed: {e}");
+                match r {
+                    Ok(r) if r.status().is_success() => took.push(now_us().saturating_sub(sent)),
+                    Ok(r) => eprintln!("append refused: {}", r.status()),
+                    Err(e) => eprintln!("append failed: {e}"),
                 }
             }
+            took
         }));
     }
+    let mut appends = Vec::new();
     for p in producers {
-        p.await?;
+        appends.extend(p.await?);
     }
+    appends.sort_unstable();
+    eprintln!(
+        "append round trip (POST to 2xx) p50 {:.2} ms p99 {:.2} ms max {:.2} ms",
+        percentile(&appends, 0.5),
+        percentile(&appends, 0.99),
+        percentile(&appends, 1.0)
+    );
+    let produced = t0.elapsed().as_secs_f64();
     let mut all = Vec::new();
+    let mut short = 0;
+    let mut end = t0;
     for r in readers {
-        all.extend(r.await?);
+        let (got, last) = r.await?;
+        short += usize::from(got.len() < chunks);
+        all.extend(got);
+        end = end.max(last.unwrap_or(t0));
     }
-    let elapsed = t0.elapsed().as_secs_f64();
+    // From the first append to the last delivery.
+    let elapsed = (end - t0).as_secs_f64();
+    eprintln!("producers done after {produced:.1}s");
+    if short > 0 {
+        eprintln!(
+            "WARNING: {short} clients received fewer than {chunks} chunks ({} of {} delivered)",
+            all.len(),
+            streams * per * chunks
+        );
+    }
     all.sort_unstable();
     println!(
         "fanout streams={streams} clients/stream={per} chunks/stream={chunks}: delivered {} chunks in {:.1}s = {:.0} chunks/s; latency p50 {:.2} ms p99 {:.2} ms max {:.2} ms",

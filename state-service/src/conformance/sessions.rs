@@ -42,4 +42,50 @@ pub async fn run(store: Arc<dyn SessionStore>) {
 
     store.delete(&t.id, "bob", NOW).await.expect("delete");
     assert!(matches!(store.get(&t.id, "bob", NOW).await, Err(SessionError::NotFound)));
+
+    concurrent(store).await;
+}
+
+/// Many writers at once (as when thousands of clients subscribe together): every write
+/// lands, each on its own session, and a refused write among them changes nothing else.
+async fn concurrent(store: Arc<dyn SessionStore>) {
+    let off = "0000000000000007_00000000000000aa".to_string();
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        ids.push(store.create(&format!("user{i}"), 60, NOW).await.expect("create").id);
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, id) in ids.iter().enumerate() {
+        for k in 0..25 {
+            let (store, id, off) = (store.clone(), id.clone(), off.clone());
+            tasks.spawn(async move {
+                let n = StreamName::parse(&format!("c/{k}")).expect("valid");
+                store.set_cursor(&id, &format!("user{i}"), &n, Some(off), NOW).await.map(|_| ())
+            });
+        }
+        // Interleaved refusals: the wrong owner, and a session that does not exist.
+        let (st, id) = (store.clone(), id.clone());
+        tasks.spawn(async move {
+            let n = StreamName::parse("c/foreign").expect("valid");
+            match st.set_cursor(&id, "mallory", &n, Some("x".into()), NOW).await {
+                Err(SessionError::NotFound) => Ok(()),
+                other => panic!("a foreign write must be refused: {other:?}"),
+            }
+        });
+        let st = store.clone();
+        tasks.spawn(async move {
+            match st.get(&new_session_id(), "nobody", NOW).await {
+                Err(SessionError::NotFound) => Ok(()),
+                other => panic!("unknown session: {other:?}"),
+            }
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.expect("task").expect("every concurrent write is acknowledged");
+    }
+    for (i, id) in ids.iter().enumerate() {
+        let s = store.get(id, &format!("user{i}"), NOW).await.expect("read back");
+        assert_eq!(s.cursors.len(), 25, "every acknowledged cursor of user{i} is stored, and nothing foreign");
+        assert!(s.cursors.values().all(|o| *o == off));
+    }
 }

@@ -35,7 +35,14 @@ async fn local_archive() {
 async fn embedded_sessions() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = open_database(dir.path()).expect("open");
-    conformance::sessions::run(Arc::new(EmbeddedSessions::new(db))).await;
+    conformance::sessions::run(Arc::new(EmbeddedSessions::new(db, true))).await;
+}
+
+#[tokio::test]
+async fn embedded_sessions_without_fsync() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = open_database(dir.path()).expect("open");
+    conformance::sessions::run(Arc::new(EmbeddedSessions::new(db, false))).await;
 }
 
 #[tokio::test]
