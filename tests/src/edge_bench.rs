@@ -119,8 +119,9 @@ async fn fanout(args: &[String]) -> anyhow::Result<()> {
                     _ => break,
                 }
             }
-            drop(conn);
-            (lat, last)
+            // The connection stays open until every client is done: thousands of clients
+            // hanging up while others still receive would measure teardown, not fan-out.
+            (lat, last, conn)
         }));
     }
     drop(ready_tx);
@@ -187,12 +188,15 @@ async fn fanout(args: &[String]) -> anyhow::Result<()> {
     let mut all = Vec::new();
     let mut short = 0;
     let mut end = t0;
+    let mut open = Vec::with_capacity(readers.len());
     for r in readers {
-        let (got, last) = r.await?;
+        let (got, last, conn) = r.await?;
+        open.push(conn);
         short += usize::from(got.len() < chunks);
         all.extend(got);
         end = end.max(last.unwrap_or(t0));
     }
+    drop(open);
     // From the first append to the last delivery.
     let elapsed = (end - t0).as_secs_f64();
     eprintln!("producers done after {produced:.1}s");

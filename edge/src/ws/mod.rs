@@ -59,7 +59,10 @@ pub async fn writer<W>(mut wr: WebSocketWrite<W>, mut rx: mpsc::Receiver<OutFram
 where
     W: tokio::io::AsyncWrite + Unpin,
 {
-    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + ping, ping);
+    // The first ping comes after a random 75-100 % of the interval, so connections opened
+    // together (a reconnect storm after an edge died) do not ping in lockstep forever.
+    let phase = ping.mul_f64(rand::random_range(0.75..=1.0));
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + phase, ping);
     loop {
         let first = tokio::select! {
             f = rx.recv() => f,
