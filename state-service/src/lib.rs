@@ -134,8 +134,11 @@ pub async fn start(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<R
     let state = AppState { streams: streams.clone(), sessions, shutdown: shutdown.clone() };
     let listener = TcpListener::bind(cfg.listen).await.with_context(|| format!("binding {}", cfg.listen))?;
     let addr = listener.local_addr()?;
-    tokio::spawn(archiver.run(shutdown.clone()));
-    tokio::spawn(sweep_loop(streams.clone(), shutdown.clone()));
+    // Background loops stop at `shutdown` and are awaited (within the grace) before `done`
+    // completes, so an archive pass in flight finishes instead of being cut off.
+    let background = tokio_util::task::TaskTracker::new();
+    background.spawn(archiver.run(shutdown.clone()));
+    background.spawn(sweep_loop(streams.clone(), shutdown.clone()));
     metrics.ready.set(1);
     let archive_kind = if cfg.s3.is_some() { "s3" } else { "local" };
     let hot_kind = if cfg.redis.is_some() { "redis" } else { "embedded" };
@@ -154,6 +157,10 @@ pub async fn start(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<R
             }
         }
         metrics.ready.set(0);
+        background.close();
+        if tokio::time::timeout(grace, background.wait()).await.is_err() {
+            tracing::warn!(?grace, "background tasks (archiver, expiry sweep) did not stop within the grace");
+        }
         reader_for_close.close().await;
         tracing::info!("tether-state stopped");
         Ok(())
