@@ -117,4 +117,8 @@ if [ -f infra/terraform-check.sh ]; then
   bash infra/terraform-check.sh
 fi
 
+# --- Containers ------------------------------------------------------------------------------
+step "container checks (hadolint, compose schema, Dockerfile contract)"
+bash infra/container-check.sh
+
 step "all tests passed"
