@@ -120,7 +120,10 @@ pub async fn start(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<R
         },
         metrics.clone(),
     );
-    let kafka = Kafka::start(cfg.kafka.as_ref(), outbox, metrics.clone(), shutdown.clone())?;
+    // Background loops stop at `shutdown` and are awaited (within the grace) before `done`
+    // completes: an archive pass or a Kafka batch in flight finishes instead of being cut off.
+    let background = tokio_util::task::TaskTracker::new();
+    let kafka = Kafka::start(cfg.kafka.as_ref(), outbox, metrics.clone(), shutdown.clone(), &background)?;
     let archiver = archiver.with_events(kafka.events.clone());
     let streams = Arc::new(Streams {
         hot,
@@ -130,13 +133,10 @@ pub async fn start(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<R
         archiver_wake: archiver.waker(),
         events: kafka.events.clone(),
     });
-    kafka.start_ingest(streams.clone(), shutdown.clone())?;
+    kafka.start_ingest(streams.clone(), shutdown.clone(), &background)?;
     let state = AppState { streams: streams.clone(), sessions, shutdown: shutdown.clone() };
     let listener = TcpListener::bind(cfg.listen).await.with_context(|| format!("binding {}", cfg.listen))?;
     let addr = listener.local_addr()?;
-    // Background loops stop at `shutdown` and are awaited (within the grace) before `done`
-    // completes, so an archive pass in flight finishes instead of being cut off.
-    let background = tokio_util::task::TaskTracker::new();
     background.spawn(archiver.run(shutdown.clone()));
     background.spawn(sweep_loop(streams.clone(), shutdown.clone()));
     metrics.ready.set(1);
@@ -159,7 +159,7 @@ pub async fn start(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<R
         metrics.ready.set(0);
         background.close();
         if tokio::time::timeout(grace, background.wait()).await.is_err() {
-            tracing::warn!(?grace, "background tasks (archiver, expiry sweep) did not stop within the grace");
+            tracing::warn!(?grace, "background tasks (archiver, expiry sweep, Kafka) did not stop within the grace");
         }
         reader_for_close.close().await;
         tracing::info!("tether-state stopped");

@@ -63,6 +63,7 @@ pub fn spawn(
     streams: Arc<Streams>,
     producer: SharedProducer,
     shutdown: CancellationToken,
+    tasks: &tokio_util::task::TaskTracker,
 ) -> anyhow::Result<()> {
     let routes = Routes::compile(&cfg.routes).map_err(anyhow::Error::msg)?;
     let metrics = streams.metrics.clone();
@@ -90,7 +91,7 @@ pub fn spawn(
         consumer: consumer.clone(),
         metrics,
     });
-    tokio::spawn(consume_loop(consumer, ingest, shutdown));
+    tasks.spawn(consume_loop(consumer, ingest, shutdown));
     Ok(())
 }
 

@@ -16,6 +16,7 @@ use anyhow::Context;
 use rdkafka::ClientConfig;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::config::KafkaConfig;
 use crate::metrics::Metrics;
@@ -48,12 +49,14 @@ pub struct Kafka {
 
 impl Kafka {
     /// Starts the producer, the outbox writer and the relay when Kafka is configured. Connects
-    /// lazily: an unreachable cluster does not delay the start.
+    /// lazily: an unreachable cluster does not delay the start. The tasks go on `tasks`, so
+    /// shutdown can wait for them to stop.
     pub fn start(
         cfg: Option<&KafkaConfig>,
         outbox: Arc<dyn Outbox>,
         metrics: Arc<Metrics>,
         shutdown: CancellationToken,
+        tasks: &TaskTracker,
     ) -> anyhow::Result<Self> {
         let off = || Self { events: Events::disabled(), cfg: None, producer: None };
         let Some(cfg) = cfg else { return Ok(off()) };
@@ -67,7 +70,7 @@ impl Kafka {
             None => Events::disabled(),
             Some(topic) => {
                 let written = Arc::new(Notify::new());
-                let (events, _writer) = events::start_writer(
+                let (events, writer) = events::start_writer(
                     outbox.clone(),
                     cfg.outbox_max_events,
                     metrics.clone(),
@@ -82,7 +85,11 @@ impl Kafka {
                     written,
                     holder: format!("{:016x}", rand::random::<u64>()),
                 };
-                tokio::spawn(relay.run(shutdown));
+                tasks.spawn(async move {
+                    // The writer drains what was already queued into the outbox when it stops.
+                    let _ = writer.await;
+                });
+                tasks.spawn(relay.run(shutdown));
                 tracing::info!(topic, "lifecycle events on");
                 events
             }
@@ -91,12 +98,17 @@ impl Kafka {
     }
 
     /// Starts the ingest consumer when routes are configured.
-    pub fn start_ingest(&self, streams: Arc<Streams>, shutdown: CancellationToken) -> anyhow::Result<()> {
+    pub fn start_ingest(
+        &self,
+        streams: Arc<Streams>,
+        shutdown: CancellationToken,
+        tasks: &TaskTracker,
+    ) -> anyhow::Result<()> {
         let (Some(cfg), Some(producer)) = (&self.cfg, &self.producer) else { return Ok(()) };
         if cfg.routes.is_empty() {
             return Ok(());
         }
-        ingest::spawn(cfg, streams, producer.clone(), shutdown).context("starting the Kafka ingest")
+        ingest::spawn(cfg, streams, producer.clone(), shutdown, tasks).context("starting the Kafka ingest")
     }
 }
 
