@@ -45,6 +45,8 @@ export TETHER_REDIS_SERVER="$(command -v redis-server)"
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
 # C toolchain and make: aws-lc-sys, and librdkafka (built from source by rdkafka-sys).
 command -v cc >/dev/null && command -v make >/dev/null || apt_install build-essential
+# OpenSSL headers and pkg-config: librdkafka is built with TLS (SASL_SSL / SCRAM for MSK).
+{ command -v pkg-config >/dev/null && pkg-config --exists openssl; } || apt_install pkg-config libssl-dev
 echo "cargo $(cargo --version | cut -d' ' -f2), node $(node --version), npm $(npm --version), $(redis-server --version | cut -d' ' -f1-3), moto $("$MOTO_VENV/bin/pip" show moto 2>/dev/null | sed -n 's/^Version: //p')"
 
 # --- Rust ----------------------------------------------------------------------------------

@@ -7,9 +7,10 @@
 # build context.
 
 FROM rust:1-bookworm AS build
-# cmake: native builds of the crypto (aws-lc) and Kafka (librdkafka) dependencies.
+# cmake: native builds of the crypto (aws-lc) and Kafka (librdkafka) dependencies; libssl-dev and
+# pkg-config: librdkafka's TLS and SASL/SCRAM (rdkafka's `ssl` feature links the system OpenSSL).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends cmake \
+ && apt-get install -y --no-install-recommends cmake libssl-dev pkg-config \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -22,9 +23,10 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
  && install -D -m 0755 target/release/tether-state /out/tether-state
 
 FROM debian:bookworm-slim
-# ca-certificates: TLS to S3 and ElastiCache (rediss://). bash: the health check below.
+# ca-certificates: TLS to S3, ElastiCache (rediss://) and MSK. libssl3: OpenSSL, which librdkafka
+# is linked against (SASL_SSL, SCRAM). bash: the health check below.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates \
+ && apt-get install -y --no-install-recommends ca-certificates libssl3 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 tether \
  && useradd --system --uid 10001 --gid tether --home-dir /var/lib/tether --shell /usr/sbin/nologin tether \

@@ -9,6 +9,9 @@ use std::time::Duration;
 use clap::Parser;
 use serde::{Deserialize, Serialize};
 
+mod kafka;
+pub use kafka::{KafkaProperties, RoutesJson};
+
 /// Command line of `tether-state`. Every flag also reads the named environment variable.
 #[derive(Parser, Debug, Clone, Default)]
 #[command(name = "tether-state", version, about = "Tether state service: durable, offset-addressed streams")]
@@ -157,12 +160,39 @@ pub struct Values {
     #[arg(long, env = "TETHER_KAFKA_LAG_INTERVAL", value_parser = humantime::parse_duration)]
     #[serde(default, with = "opt_duration")]
     pub kafka_lag_interval: Option<Duration>,
-    /// Ingest routes (TOML file only: `[[kafka_route]]` tables, see README).
+    /// Ingest routes as a JSON array of the objects a `[[kafka_route]]` table holds, e.g.
+    /// `[{"topic":"orders","stream":"order/{key}","content_type":"application/json"}]`; replaces
+    /// the file's routes.
+    #[arg(long, env = "TETHER_KAFKA_ROUTES", value_parser = kafka::RoutesJson::parse)]
+    #[serde(skip)]
+    pub kafka_routes: Option<kafka::RoutesJson>,
+    /// librdkafka `security.protocol` of every Kafka client: PLAINTEXT, SSL, SASL_PLAINTEXT or
+    /// SASL_SSL (MSK with SCRAM: SASL_SSL); overrides `[kafka_properties]` [default: PLAINTEXT].
+    #[arg(long, env = "TETHER_KAFKA_SECURITY_PROTOCOL")]
+    #[serde(skip)]
+    pub kafka_security_protocol: Option<String>,
+    /// librdkafka `sasl.mechanism`: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (MSK: SCRAM-SHA-512);
+    /// overrides `[kafka_properties]`.
+    #[arg(long, env = "TETHER_KAFKA_SASL_MECHANISM")]
+    #[serde(skip)]
+    pub kafka_sasl_mechanism: Option<String>,
+    /// librdkafka `sasl.username`; overrides `[kafka_properties]`.
+    #[arg(long, env = "TETHER_KAFKA_SASL_USERNAME")]
+    #[serde(skip)]
+    pub kafka_sasl_username: Option<String>,
+    /// librdkafka `sasl.password` (give it through the environment, from a secret; never printed);
+    /// overrides `[kafka_properties]`.
+    #[arg(long, env = "TETHER_KAFKA_SASL_PASSWORD", hide_env_values = true)]
+    #[serde(skip)]
+    pub kafka_sasl_password: Option<String>,
+    /// Ingest routes (TOML file: `[[kafka_route]]` tables, see README; flags and the environment
+    /// use `kafka_routes`).
     #[arg(skip)]
     #[serde(default)]
     pub kafka_route: Vec<crate::kafka::routes::RouteConfig>,
     /// Extra librdkafka properties for every Kafka client (TOML file only: `[kafka_properties]`),
-    /// e.g. `security.protocol`, `sasl.mechanism`; values are not printed.
+    /// e.g. `ssl.ca.location`; the `kafka_security_protocol` and `kafka_sasl_*` settings override
+    /// their keys. Values are not printed.
     #[arg(skip)]
     #[serde(default)]
     pub kafka_properties: std::collections::BTreeMap<String, String>,
@@ -223,8 +253,7 @@ pub struct KafkaConfig {
     pub lag_interval: Duration,
     pub routes: Vec<crate::kafka::routes::RouteConfig>,
     /// Passed to librdkafka as given; printed with masked values (they may hold credentials).
-    #[serde(serialize_with = "masked_values")]
-    pub properties: std::collections::BTreeMap<String, String>,
+    pub properties: KafkaProperties,
 }
 
 /// The Redis hot log's settings.
@@ -298,9 +327,13 @@ impl Config {
             timeout: pick!(redis_timeout, Duration::from_secs(2)),
             max_memory_bytes: v.redis_max_memory_bytes.or(file.redis_max_memory_bytes),
         });
-        let routes = if v.kafka_route.is_empty() { file.kafka_route.clone() } else { v.kafka_route.clone() };
-        let mut properties = file.kafka_properties.clone();
-        properties.extend(v.kafka_properties.clone());
+        let routes = match &v.kafka_routes {
+            // Routes are an ordered list (the first match wins), so one source replaces the other.
+            Some(json) => json.0.clone(),
+            None if v.kafka_route.is_empty() => file.kafka_route.clone(),
+            None => v.kafka_route.clone(),
+        };
+        let properties = kafka::merge_properties(&file.kafka_properties, v)?;
         let kafka = match v.kafka_brokers.clone().or(file.kafka_brokers.clone()) {
             Some(brokers) => Some(KafkaConfig {
                 brokers,
@@ -435,20 +468,7 @@ fn validate_kafka(k: &KafkaConfig) -> Result<(), ConfigError> {
     {
         return invalid("kafka_dead_letter_topic", format!("{dlq} is also an ingest topic (dead letters would loop)"));
     }
-    Ok(())
-}
-
-/// Prints a map's keys with every value replaced by `***`.
-fn masked_values<S: serde::Serializer>(
-    map: &std::collections::BTreeMap<String, String>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    use serde::ser::SerializeMap;
-    let mut out = s.serialize_map(Some(map.len()))?;
-    for k in map.keys() {
-        out.serialize_entry(k, "***")?;
-    }
-    out.end()
+    kafka::validate_security(&k.properties)
 }
 
 /// Puts `password` into a `redis://` URL that has none.

@@ -33,7 +33,7 @@ pub const PRODUCER_PREFIX: &str = "kafka:";
 pub fn client_config(cfg: &KafkaConfig) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", &cfg.brokers);
-    for (k, v) in &cfg.properties {
+    for (k, v) in cfg.properties.iter() {
         c.set(k, v);
     }
     c
@@ -142,6 +142,9 @@ topic_pattern = "^market\\..*"
 stream = "market/btc"
 
 [kafka_properties]
+"security.protocol" = "sasl_ssl"
+"sasl.mechanism" = "SCRAM-SHA-512"
+"sasl.username" = "tether"
 "sasl.password" = "secret"
 "#,
             None,

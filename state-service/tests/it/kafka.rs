@@ -12,7 +12,7 @@ use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{DefaultProducerContext, FutureProducer, FutureRecord};
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
-use tether_state::config::{Config, KafkaConfig, RedisConfig};
+use tether_state::config::{Config, KafkaConfig, KafkaProperties, RedisConfig};
 use tether_state::kafka::routes::RouteConfig;
 use tokio_util::sync::CancellationToken;
 
@@ -47,10 +47,10 @@ fn kafka_config(brokers: &str, group: &str, routes: Vec<RouteConfig>) -> KafkaCo
         lag_interval: Duration::from_millis(200),
         routes,
         // Quick group joins and hand-overs (the producer ignores these consumer settings).
-        properties: BTreeMap::from([
+        properties: KafkaProperties(BTreeMap::from([
             ("heartbeat.interval.ms".to_owned(), "200".to_owned()),
             ("session.timeout.ms".to_owned(), "6000".to_owned()),
-        ]),
+        ])),
     }
 }
 

@@ -76,7 +76,7 @@ data "aws_iam_policy_document" "execution" {
     content {
       sid       = "DecryptSecrets"
       actions   = ["kms:Decrypt"]
-      resources = [var.kms_key_arn]
+      resources = distinct(concat([var.kms_key_arn], var.secrets_kms_key_arns))
 
       condition {
         test     = "StringEquals"

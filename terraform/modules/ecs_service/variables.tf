@@ -137,6 +137,17 @@ variable "kms_key_arn" {
   }
 }
 
+variable "secrets_kms_key_arns" {
+  description = "Other customer-managed keys some of `secrets` are encrypted with (e.g. MSK's SCRAM secret); the execution role may decrypt with these and kms_key_arn, through Secrets Manager and SSM only."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for k in var.secrets_kms_key_arns : can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:\\d{12}:key/.+$", k))])
+    error_message = "secrets_kms_key_arns must hold KMS key ARNs (arn:aws:kms:REGION:ACCOUNT:key/ID), not aliases."
+  }
+}
+
 variable "log_retention_days" {
   description = "Retention of the service's log group."
   type        = number

@@ -1,6 +1,14 @@
-# Optional Kafka ingest on MSK (count-gated by var.enabled). Clients authenticate with IAM
-# (SASL/IAM over TLS, port 9098): tether-state's task role gets the consumer policy below, so no
-# Kafka password exists anywhere.
+# Optional Kafka ingest on MSK (count-gated by var.enabled). Clients authenticate with SASL/SCRAM
+# over TLS (port 9096): librdkafka inside tether-state speaks SCRAM, not MSK's IAM mechanism (an
+# OAUTHBEARER token provider it does not have). The credentials live in a Secrets Manager secret
+# that MSK reads (name prefixed AmazonMSK_, encrypted with the environment's customer-managed
+# key: MSK refuses secrets under the default aws/secretsmanager key); ECS injects its password
+# into tether-state (TETHER_KAFKA_SASL_PASSWORD), so no password is in Terraform's variables or in
+# a task definition.
+#
+# The SCRAM user is the cluster's only one. Without ACLs MSK lets any authenticated user use
+# every topic (allow.everyone.if.no.acl.found defaults to true); when a second user appears,
+# create ACLs for both and set allow.everyone.if.no.acl.found=false in the configuration below.
 
 locals {
   count = var.enabled ? 1 : 0
@@ -70,7 +78,7 @@ resource "aws_msk_cluster" "this" {
     unauthenticated = false
 
     sasl {
-      iam = true
+      scram = true
     }
   }
 
@@ -117,25 +125,56 @@ resource "aws_msk_cluster" "this" {
   }
 }
 
-# What tether-state needs to consume (and commit offsets) with its task role.
-data "aws_iam_policy_document" "consumer" {
+# SCRAM credentials of tether-state, in the format MSK reads: {"username": ..., "password": ...}.
+# The initial password comes from Secrets Manager's generator; that data source yields a new value
+# on every plan, so the stored value is ignored after creation and rotation happens outside
+# Terraform (docs/OPERATIONS.md) without a later apply reverting it. The initial value is in the
+# Terraform state (encrypted, access-restricted bucket), like the other generated secrets.
+data "aws_secretsmanager_random_password" "scram" {
   count = local.count
 
-  statement {
-    sid       = "Cluster"
-    actions   = ["kafka-cluster:Connect", "kafka-cluster:DescribeCluster"]
-    resources = [aws_msk_cluster.this[0].arn]
-  }
+  password_length     = 64
+  exclude_punctuation = true
+  include_space       = false
+}
 
-  statement {
-    sid       = "Topics"
-    actions   = ["kafka-cluster:DescribeTopic", "kafka-cluster:ReadData"]
-    resources = [replace("${aws_msk_cluster.this[0].arn}/*", ":cluster/", ":topic/")]
-  }
+resource "aws_secretsmanager_secret" "scram" {
+  #checkov:skip=CKV2_AWS_57:MSK reads only AWSCURRENT and drops the old password once the new one propagates, so a rotation must be followed by a state service deployment; the operator runs both (docs/OPERATIONS.md).
+  count = local.count
 
-  statement {
-    sid       = "ConsumerGroups"
-    actions   = ["kafka-cluster:AlterGroup", "kafka-cluster:DescribeGroup"]
-    resources = [replace("${aws_msk_cluster.this[0].arn}/*", ":cluster/", ":group/")]
+  # MSK only accepts secrets whose name starts with AmazonMSK_.
+  name                    = "AmazonMSK_${var.name}/${var.scram_username}"
+  description             = "SASL/SCRAM credentials tether-state signs in to MSK ${var.name} with (TETHER_KAFKA_SASL_PASSWORD)"
+  kms_key_id              = var.kms_key_arn
+  recovery_window_in_days = var.secret_recovery_window_in_days
+  tags                    = var.tags
+
+  lifecycle {
+    prevent_destroy = true
   }
+}
+
+resource "aws_secretsmanager_secret_version" "scram" {
+  count = local.count
+
+  secret_id = aws_secretsmanager_secret.scram[0].id
+  secret_string = jsonencode({
+    username = var.scram_username
+    password = data.aws_secretsmanager_random_password.scram[0].random_password
+  })
+
+  lifecycle {
+    ignore_changes = [secret_string]
+  }
+}
+
+# Associating attaches MSK's own resource policy to the secret: do not manage another one.
+resource "aws_msk_scram_secret_association" "this" {
+  count = local.count
+
+  cluster_arn     = aws_msk_cluster.this[0].arn
+  secret_arn_list = [aws_secretsmanager_secret.scram[0].arn]
+
+  # MSK reads the value when the secret is associated.
+  depends_on = [aws_secretsmanager_secret_version.scram]
 }

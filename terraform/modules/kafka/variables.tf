@@ -36,7 +36,7 @@ variable "security_group_id" {
 }
 
 variable "kms_key_arn" {
-  description = "Customer-managed KMS key for broker storage and the broker log group."
+  description = "Customer-managed KMS key (the kms module's) for broker storage, the broker log group and the SCRAM secret; MSK rejects secrets under the default aws/secretsmanager key."
   type        = string
 
   validation {
@@ -97,6 +97,29 @@ variable "log_retention_days" {
   validation {
     condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
     error_message = "log_retention_days must be a CloudWatch Logs retention value (1, 3, 5, 7, 14, 30, 60, 90, ... 3653)."
+  }
+}
+
+variable "scram_username" {
+  description = "SASL/SCRAM user tether-state signs in as (TETHER_KAFKA_SASL_USERNAME); also part of the secret's name."
+  type        = string
+  default     = "tether-state"
+
+  validation {
+    # Kafka escapes ',' and '=' in SCRAM names and the secret name allows few characters: keep it plain.
+    condition     = can(regex("^[a-zA-Z][a-zA-Z0-9._-]{0,63}$", var.scram_username))
+    error_message = "scram_username must be 1-64 letters, digits, '.', '_' or '-', starting with a letter."
+  }
+}
+
+variable "secret_recovery_window_in_days" {
+  description = "Days the deleted SCRAM secret stays recoverable before Secrets Manager erases it."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.secret_recovery_window_in_days >= 7 && var.secret_recovery_window_in_days <= 30
+    error_message = "secret_recovery_window_in_days must be between 7 and 30 (0, immediate deletion, is not allowed here)."
   }
 }
 

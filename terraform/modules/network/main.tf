@@ -1,15 +1,15 @@
 # Security groups of every Tether component and the only paths between them:
 #
 #   clients --80/443--> alb --edge_port--> edge --state_port--> state --6379--> redis
-#                                                                     --9098--> kafka (optional)
+#                                                                     --9096--> kafka (optional)
 #
 # Redis and Kafka accept connections from the state service's group only; nothing here opens a
 # data store to an address range.
 
 locals {
   redis_port = 6379
-  # MSK's SASL/IAM listener; the state service authenticates with its task role.
-  kafka_iam_port = 9098
+  # MSK's SASL/SCRAM listener (TLS); the state service signs in with its SCRAM secret.
+  kafka_scram_port = 9096
 }
 
 resource "aws_security_group" "alb" {
@@ -131,11 +131,11 @@ resource "aws_vpc_security_group_egress_rule" "state_to_kafka" {
   count = var.kafka_enabled ? 1 : 0
 
   security_group_id            = aws_security_group.state.id
-  description                  = "Kafka ingest on MSK (SASL/IAM over TLS)"
+  description                  = "Kafka ingest and events on MSK (SASL/SCRAM over TLS)"
   referenced_security_group_id = aws_security_group.kafka[0].id
   ip_protocol                  = "tcp"
-  from_port                    = local.kafka_iam_port
-  to_port                      = local.kafka_iam_port
+  from_port                    = local.kafka_scram_port
+  to_port                      = local.kafka_scram_port
 }
 
 resource "aws_vpc_security_group_egress_rule" "state_https" {
@@ -188,9 +188,9 @@ resource "aws_vpc_security_group_ingress_rule" "kafka_from_state" {
   count = var.kafka_enabled ? 1 : 0
 
   security_group_id            = aws_security_group.kafka[0].id
-  description                  = "tether-state tasks (SASL/IAM over TLS)"
+  description                  = "tether-state tasks (SASL/SCRAM over TLS)"
   referenced_security_group_id = aws_security_group.state.id
   ip_protocol                  = "tcp"
-  from_port                    = local.kafka_iam_port
-  to_port                      = local.kafka_iam_port
+  from_port                    = local.kafka_scram_port
+  to_port                      = local.kafka_scram_port
 }

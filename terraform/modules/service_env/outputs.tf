@@ -38,7 +38,10 @@ output "state_secrets" {
   value       = local.state_secrets
 
   precondition {
-    condition     = toset(keys(local.state_secrets)) == toset(local.contract["tether-state"].secrets)
-    error_message = "tether-state's secrets differ from the contract."
+    condition = (
+      length(setsubtract(keys(local.state_secrets), local.contract["tether-state"].secrets)) == 0 &&
+      length(setsubtract(setsubtract(local.contract["tether-state"].secrets, local.contract["tether-state"].optional), keys(local.state_secrets))) == 0
+    )
+    error_message = "tether-state's secrets differ from the contract (every secret must be in it, every non-optional one passed)."
   }
 }

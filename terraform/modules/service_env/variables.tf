@@ -171,3 +171,135 @@ variable "kafka_brokers" {
     error_message = "kafka_brokers must be empty or a comma-separated list of host:port."
   }
 }
+
+variable "kafka_events_topic" {
+  description = "Topic of tether-state's lifecycle events (TETHER_KAFKA_EVENTS_TOPIC); null: no events. Needs kafka_brokers."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kafka_events_topic == null || can(regex("^[A-Za-z0-9._-]{1,249}$", var.kafka_events_topic))
+    error_message = "kafka_events_topic must be a Kafka topic name (1-249 of A-Z a-z 0-9 . _ -) or null."
+  }
+
+  validation {
+    condition     = var.kafka_events_topic == null || var.kafka_brokers != ""
+    error_message = "kafka_events_topic needs kafka_brokers (MSK enabled in the data root)."
+  }
+}
+
+variable "kafka_dead_letter_topic" {
+  description = "Topic of the Kafka messages no route can deliver (TETHER_KAFKA_DEAD_LETTER_TOPIC); null: they are logged, counted and skipped."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kafka_dead_letter_topic == null || can(regex("^[A-Za-z0-9._-]{1,249}$", var.kafka_dead_letter_topic))
+    error_message = "kafka_dead_letter_topic must be a Kafka topic name (1-249 of A-Z a-z 0-9 . _ -) or null."
+  }
+
+  validation {
+    condition     = var.kafka_dead_letter_topic == null || !contains([for r in var.kafka_routes : r.topic if r.topic != null], coalesce(var.kafka_dead_letter_topic, "-"))
+    error_message = "kafka_dead_letter_topic must not be an ingest topic of kafka_routes: dead letters would loop."
+  }
+}
+
+variable "kafka_routes" {
+  description = "Kafka ingest routes of tether-state (TETHER_KAFKA_ROUTES as JSON; omitted when empty), in order, the first match wins: each the README's [[kafka_route]] table, with exactly one of topic and topic_pattern (a regular expression anchored at the start), a stream name template such as assessment/{payload./assessmentId}, and the content type of the streams it creates (default application/octet-stream)."
+  type = list(object({
+    topic         = optional(string)
+    topic_pattern = optional(string)
+    stream        = string
+    content_type  = optional(string)
+  }))
+  default = []
+
+  validation {
+    condition     = alltrue([for r in var.kafka_routes : (r.topic == null) != (r.topic_pattern == null)])
+    error_message = "Each of kafka_routes needs exactly one of topic and topic_pattern."
+  }
+
+  validation {
+    condition     = alltrue([for r in var.kafka_routes : r.topic == null || can(regex("^[A-Za-z0-9._-]{1,249}$", r.topic))])
+    error_message = "A kafka_routes topic must be a Kafka topic name (1-249 of A-Z a-z 0-9 . _ -)."
+  }
+
+  validation {
+    # The binary checks the template itself (placeholders, stream name rules) at start.
+    condition     = alltrue([for r in var.kafka_routes : can(regex("^[^\\s]+$", r.stream)) && (r.content_type == null || can(regex("^[a-z]+/[^\\s;]+", coalesce(r.content_type, "-"))))])
+    error_message = "Each of kafka_routes needs a stream template without spaces, and content_type, when set, must be a media type such as application/json."
+  }
+
+  validation {
+    condition     = length(var.kafka_routes) == 0 || var.kafka_brokers != ""
+    error_message = "kafka_routes need kafka_brokers (MSK enabled in the data root)."
+  }
+}
+
+variable "kafka_security_protocol" {
+  description = "librdkafka security.protocol of tether-state (TETHER_KAFKA_SECURITY_PROTOCOL); null: omitted (PLAINTEXT). MSK with SCRAM: SASL_SSL."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kafka_security_protocol == null || contains(["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"], coalesce(var.kafka_security_protocol, "-"))
+    error_message = "kafka_security_protocol must be PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL or null."
+  }
+
+  validation {
+    condition     = var.kafka_security_protocol == null || var.kafka_brokers != ""
+    error_message = "kafka_security_protocol needs kafka_brokers."
+  }
+}
+
+variable "kafka_sasl_mechanism" {
+  description = "librdkafka sasl.mechanism of tether-state (TETHER_KAFKA_SASL_MECHANISM); null: no SASL. MSK: SCRAM-SHA-512 (the binary has no provider for MSK's IAM mechanism)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kafka_sasl_mechanism == null || contains(["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"], coalesce(var.kafka_sasl_mechanism, "-"))
+    error_message = "kafka_sasl_mechanism must be PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or null."
+  }
+
+  # The SASL settings come all together or not at all, each checked against the one before it
+  # (protocol <- mechanism <- username <- password secret: validations may not form a cycle).
+  # tether-state refuses the same mistakes at start; here they fail the plan instead.
+  validation {
+    # Only SASL protocols send credentials, and librdkafka's default mechanism (GSSAPI) is not built in.
+    condition     = (var.kafka_sasl_mechanism != null) == startswith(coalesce(var.kafka_security_protocol, "PLAINTEXT"), "SASL_")
+    error_message = "kafka_sasl_mechanism is needed exactly when kafka_security_protocol is SASL_SSL or SASL_PLAINTEXT."
+  }
+}
+
+variable "kafka_sasl_username" {
+  description = "SASL user of tether-state (TETHER_KAFKA_SASL_USERNAME, plain environment: not a secret); null: no SASL."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kafka_sasl_username == null || can(regex("^[^\\s]{1,256}$", var.kafka_sasl_username))
+    error_message = "kafka_sasl_username must be 1-256 characters without spaces, or null."
+  }
+
+  validation {
+    condition     = (var.kafka_sasl_username != null) == (var.kafka_sasl_mechanism != null)
+    error_message = "kafka_sasl_username is needed exactly when kafka_sasl_mechanism is set (PLAIN and SCRAM log in with a username and a password)."
+  }
+}
+
+variable "kafka_sasl_password_secret_arn" {
+  description = "Secrets Manager ARN of the SASL credentials, JSON with a password key (the format of MSK's SCRAM secrets): TETHER_KAFKA_SASL_PASSWORD is injected from that key (valueFrom ARN:password::), never passed as plain environment. null: no password."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kafka_sasl_password_secret_arn == null || can(regex("^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\\d{12}:secret:[^:]+$", var.kafka_sasl_password_secret_arn))
+    error_message = "kafka_sasl_password_secret_arn must be a Secrets Manager secret ARN without a JSON key suffix (the password key is added here), or null."
+  }
+
+  validation {
+    condition     = (var.kafka_sasl_password_secret_arn != null) == (var.kafka_sasl_username != null)
+    error_message = "kafka_sasl_password_secret_arn is needed exactly when kafka_sasl_username is set."
+  }
+}

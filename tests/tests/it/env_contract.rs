@@ -34,7 +34,16 @@ fn sample(name: &str) -> &'static str {
         "TETHER_JWT_ISSUER" => "https://issuer.example",
         "TETHER_JWT_AUDIENCE" => "tether",
         "TETHER_DATA_DIR" => "/tmp/tether-contract",
-        "TETHER_KAFKA_BROKERS" => "b-1.kafka.internal:9092,b-2.kafka.internal:9092",
+        "TETHER_KAFKA_BROKERS" => "b-1.kafka.internal:9096,b-2.kafka.internal:9096",
+        "TETHER_KAFKA_EVENTS_TOPIC" => "tether.events",
+        "TETHER_KAFKA_DEAD_LETTER_TOPIC" => "tether.dead-letters",
+        "TETHER_KAFKA_ROUTES" => {
+            r#"[{"content_type":"application/json","stream":"assessment/{payload./assessmentId}","topic":"trading.order-filled"},{"stream":"market/btc","topic_pattern":"^market\\..*"}]"#
+        }
+        "TETHER_KAFKA_SECURITY_PROTOCOL" => "SASL_SSL",
+        "TETHER_KAFKA_SASL_MECHANISM" => "SCRAM-SHA-512",
+        "TETHER_KAFKA_SASL_USERNAME" => "tether-state",
+        "TETHER_KAFKA_SASL_PASSWORD" => "scram-password-from-secrets-manager",
         "TETHER_REDIS_URL" => "rediss://master.redis.internal:6379",
         "TETHER_REDIS_PASSWORD" => "auth-token",
         "TETHER_REDIS_WAIT_REPLICAS" => "1",

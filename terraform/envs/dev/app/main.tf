@@ -63,7 +63,17 @@ module "env" {
   s3_bucket             = local.data.archive_bucket_name
   s3_region             = local.data.region
   s3_prefix             = local.data.archive_prefix
-  kafka_brokers         = local.data.kafka_bootstrap_brokers
+
+  # Kafka (MSK with SASL/SCRAM from the data root); every setting is omitted without MSK.
+  kafka_brokers           = local.data.kafka_bootstrap_brokers
+  kafka_events_topic      = var.kafka_events_topic
+  kafka_dead_letter_topic = var.kafka_dead_letter_topic
+  kafka_routes            = var.kafka_routes
+  kafka_security_protocol = local.data.kafka_security_protocol
+  kafka_sasl_mechanism    = local.data.kafka_sasl_mechanism
+  kafka_sasl_username     = local.data.kafka_sasl_username
+  # The password itself stays in Secrets Manager: ECS injects its `password` key.
+  kafka_sasl_password_secret_arn = local.data.kafka_scram_secret_arn
 }
 
 module "edge_lb" {
@@ -97,9 +107,10 @@ module "observability" {
   }
 }
 
-# The state service's own permissions: its archive prefix and key, and MSK when enabled.
+# The state service's own permissions: its archive prefix and key. MSK needs none (SASL/SCRAM:
+# the credentials reach the container through the execution role, below).
 data "aws_iam_policy_document" "state_task" {
-  source_policy_documents = compact([local.data.archive_access_policy_json, local.data.kafka_consumer_policy_json])
+  source_policy_documents = [local.data.archive_access_policy_json]
 }
 
 module "state" {
@@ -117,6 +128,8 @@ module "state" {
   environment           = module.env.state_environment
   secrets               = module.env.state_secrets
   kms_key_arn           = local.data.kms_key_arn
+  # The execution role reads the SCRAM secret (a secret above) and decrypts it with its key.
+  secrets_kms_key_arns  = compact([local.data.kafka_scram_secret_kms_key_arn])
   log_retention_days    = var.log_retention_days
   subnet_ids            = local.data.private_subnet_ids
   security_group_ids    = [local.data.security_group_ids["state"]]

@@ -96,7 +96,7 @@ variable "kms_deletion_window_in_days" {
 }
 
 variable "secret_recovery_window_in_days" {
-  description = "Days a deleted secret stays recoverable."
+  description = "Days a deleted secret (JWT key, Redis AUTH token, MSK SCRAM credentials) stays recoverable."
   type        = number
   default     = 7
 }

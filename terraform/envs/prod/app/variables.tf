@@ -135,6 +135,29 @@ variable "redis_wait_replicas" {
   default     = 1
 }
 
+variable "kafka_events_topic" {
+  description = "Kafka topic of the state service's lifecycle events (TETHER_KAFKA_EVENTS_TOPIC); null: no events. Needs MSK (kafka_enabled in the data root) and the topic created beforehand (MSK does not auto-create topics)."
+  type        = string
+  default     = null
+}
+
+variable "kafka_dead_letter_topic" {
+  description = "Kafka topic of the messages no route can deliver (TETHER_KAFKA_DEAD_LETTER_TOPIC); null: they are logged, counted and skipped. Needs MSK."
+  type        = string
+  default     = null
+}
+
+variable "kafka_routes" {
+  description = "Kafka ingest routes of the state service (TETHER_KAFKA_ROUTES, JSON), in order, the first match wins: exactly one of topic and topic_pattern, a stream name template (README, Kafka), and the content type of the streams it creates (default application/octet-stream). Empty: no ingest. Needs MSK."
+  type = list(object({
+    topic         = optional(string)
+    topic_pattern = optional(string)
+    stream        = string
+    content_type  = optional(string)
+  }))
+  default = []
+}
+
 variable "log_retention_days" {
   description = "Retention of the services' log groups."
   type        = number

@@ -70,4 +70,6 @@ module "kafka" {
   broker_count       = coalesce(var.kafka_broker_count, length(local.kafka_subnets))
   instance_type      = var.kafka_instance_type
   log_retention_days = var.log_retention_days
+
+  secret_recovery_window_in_days = var.secret_recovery_window_in_days
 }

@@ -76,11 +76,31 @@ output "kafka_enabled" {
 }
 
 output "kafka_bootstrap_brokers" {
-  description = "TETHER_KAFKA_BROKERS (empty without MSK)."
+  description = "TETHER_KAFKA_BROKERS: MSK's SASL/SCRAM brokers, port 9096 (empty without MSK)."
   value       = module.kafka.bootstrap_brokers
 }
 
-output "kafka_consumer_policy_json" {
-  description = "IAM policy of the state service for MSK (null without MSK)."
-  value       = module.kafka.consumer_policy_json
+output "kafka_security_protocol" {
+  description = "TETHER_KAFKA_SECURITY_PROTOCOL (SASL_SSL; null without MSK)."
+  value       = module.kafka.security_protocol
+}
+
+output "kafka_sasl_mechanism" {
+  description = "TETHER_KAFKA_SASL_MECHANISM (SCRAM-SHA-512; null without MSK)."
+  value       = module.kafka.sasl_mechanism
+}
+
+output "kafka_sasl_username" {
+  description = "TETHER_KAFKA_SASL_USERNAME, the SCRAM user of the state service (null without MSK)."
+  value       = module.kafka.scram_username
+}
+
+output "kafka_scram_secret_arn" {
+  description = "Secret holding the SCRAM credentials; TETHER_KAFKA_SASL_PASSWORD is its password key (null without MSK)."
+  value       = module.kafka.scram_secret_arn
+}
+
+output "kafka_scram_secret_kms_key_arn" {
+  description = "KMS key of the SCRAM secret, which the state service's execution role decrypts with (null without MSK)."
+  value       = module.kafka.scram_secret_kms_key_arn
 }

@@ -119,6 +119,52 @@ run "separate_roles" {
   }
 }
 
+# A secret addressed by JSON key (ARN:key::, as tether-state's Kafka password) is granted as the
+# secret itself; a secret under another key adds that key to the decrypt grant, nothing more.
+run "secret_json_keys_and_their_kms_keys" {
+  command = plan
+
+  variables {
+    secrets = {
+      TETHER_JWT_SECRET          = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:tether/test/jwt-secret-AbCdEf"
+      TETHER_KAFKA_SASL_PASSWORD = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:AmazonMSK_tether-test/tether-state-AbCdEf:password::"
+    }
+    secrets_kms_key_arns = ["arn:aws:kms:eu-west-1:123456789012:key/11111111-1111-1111-1111-111111111111"]
+  }
+
+  assert {
+    condition     = one([for c in output.container_definitions : c if c.name == "tether-edge"]).secrets[0] == { name = "TETHER_JWT_SECRET", valueFrom = var.secrets.TETHER_JWT_SECRET } && one([for c in output.container_definitions : c if c.name == "tether-edge"]).secrets[1] == { name = "TETHER_KAFKA_SASL_PASSWORD", valueFrom = var.secrets.TETHER_KAFKA_SASL_PASSWORD }
+    error_message = "Secrets keep their JSON key in valueFrom"
+  }
+  assert {
+    condition = anytrue([
+      for s in data.aws_iam_policy_document.execution.statement :
+      s.resources == toset([
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:tether/test/jwt-secret-AbCdEf",
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:AmazonMSK_tether-test/tether-state-AbCdEf",
+      ]) if s.sid == "OwnSecrets"
+    ])
+    error_message = "The execution role reads exactly these secrets (the JSON key is not part of the resource)"
+  }
+  assert {
+    condition = alltrue([
+      for s in data.aws_iam_policy_document.execution.statement :
+      s.actions == toset(["kms:Decrypt"]) && s.resources == toset([var.kms_key_arn, var.secrets_kms_key_arns[0]]) &&
+      anytrue([for c in s.condition : c.variable == "kms:ViaService" && toset(c.values) == toset(["secretsmanager.eu-west-1.amazonaws.com", "ssm.eu-west-1.amazonaws.com"])])
+      if s.sid == "DecryptSecrets"
+    ]) && length([for s in data.aws_iam_policy_document.execution.statement : s if s.sid == "DecryptSecrets"]) == 1
+    error_message = "The execution role decrypts with the secrets' keys only, and only through Secrets Manager or SSM"
+  }
+}
+
+run "rejects_kms_alias_for_secret_keys" {
+  command = plan
+  variables {
+    secrets_kms_key_arns = ["alias/aws/secretsmanager"]
+  }
+  expect_failures = [var.secrets_kms_key_arns]
+}
+
 run "autoscaling_on_cpu_and_connections" {
   command = plan
 

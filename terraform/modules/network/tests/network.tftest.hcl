@@ -32,6 +32,10 @@ run "data_stores_only_reachable_from_state" {
     error_message = "Kafka must accept connections from the state service only"
   }
   assert {
+    condition     = aws_vpc_security_group_ingress_rule.kafka_from_state[0].from_port == 9096 && aws_vpc_security_group_ingress_rule.kafka_from_state[0].to_port == 9096 && aws_vpc_security_group_egress_rule.state_to_kafka[0].from_port == 9096 && aws_vpc_security_group_egress_rule.state_to_kafka[0].to_port == 9096
+    error_message = "Kafka traffic is MSK's SASL/SCRAM TLS listener, port 9096 only"
+  }
+  assert {
     condition     = aws_vpc_security_group_ingress_rule.state_from_edge.referenced_security_group_id == aws_security_group.edge.id
     error_message = "The state service must accept connections from edges only"
   }

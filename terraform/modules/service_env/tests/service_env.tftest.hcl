@@ -49,6 +49,10 @@ run "aws_defaults" {
     error_message = "Optional variables are omitted on AWS without Kafka"
   }
   assert {
+    condition     = length([for k in keys(output.state_environment) : k if startswith(k, "TETHER_KAFKA_")]) == 0
+    error_message = "No Kafka setting without Kafka"
+  }
+  assert {
     condition     = output.state_environment.TETHER_REDIS_WAIT_REPLICAS == "0"
     error_message = "Acknowledge after the primary unless told otherwise"
   }
@@ -63,7 +67,7 @@ run "secrets_only_as_secrets" {
   }
   assert {
     condition     = output.state_secrets == { TETHER_REDIS_PASSWORD = var.redis_auth_secret_arn }
-    error_message = "The Redis password reaches the state service as a Secrets Manager reference"
+    error_message = "The Redis password reaches the state service as a Secrets Manager reference (and there is no Kafka password without Kafka)"
   }
   assert {
     condition     = !contains(keys(output.edge_environment), "TETHER_JWT_SECRET") && !contains(keys(output.state_environment), "TETHER_REDIS_PASSWORD")
@@ -79,7 +83,7 @@ run "multiple_state_urls_and_optional_values" {
     s3_prefix           = "tether/"
     s3_endpoint         = "http://moto:5000"
     s3_force_path_style = true
-    kafka_brokers       = "b-1.msk:9098,b-2.msk:9098"
+    kafka_brokers       = "b-1.msk:9096,b-2.msk:9096"
     redis_wait_replicas = 1
   }
 
@@ -92,11 +96,211 @@ run "multiple_state_urls_and_optional_values" {
       output.state_environment.TETHER_S3_PREFIX == "tether/" &&
       output.state_environment.TETHER_S3_ENDPOINT == "http://moto:5000" &&
       output.state_environment.TETHER_S3_FORCE_PATH_STYLE == "true" &&
-      output.state_environment.TETHER_KAFKA_BROKERS == "b-1.msk:9098,b-2.msk:9098" &&
+      output.state_environment.TETHER_KAFKA_BROKERS == "b-1.msk:9096,b-2.msk:9096" &&
       output.state_environment.TETHER_REDIS_WAIT_REPLICAS == "1"
     )
     error_message = "Optional values are passed when set"
   }
+}
+
+run "kafka_with_msk_scram" {
+  command = plan
+
+  variables {
+    kafka_brokers           = "b-1.msk:9096,b-2.msk:9096"
+    kafka_events_topic      = "tether.events"
+    kafka_dead_letter_topic = "tether.dead-letters"
+    kafka_routes = [
+      { topic = "trading.order-filled", stream = "assessment/{payload./assessmentId}", content_type = "application/json" },
+      { topic_pattern = "^market\\..*", stream = "market/btc" },
+    ]
+    kafka_security_protocol        = "SASL_SSL"
+    kafka_sasl_mechanism           = "SCRAM-SHA-512"
+    kafka_sasl_username            = "tether-state"
+    kafka_sasl_password_secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:AmazonMSK_tether-test/tether-state-AbCdEf"
+  }
+
+  assert {
+    condition = (
+      output.state_environment.TETHER_KAFKA_EVENTS_TOPIC == "tether.events" &&
+      output.state_environment.TETHER_KAFKA_DEAD_LETTER_TOPIC == "tether.dead-letters" &&
+      output.state_environment.TETHER_KAFKA_SECURITY_PROTOCOL == "SASL_SSL" &&
+      output.state_environment.TETHER_KAFKA_SASL_MECHANISM == "SCRAM-SHA-512" &&
+      output.state_environment.TETHER_KAFKA_SASL_USERNAME == "tether-state"
+    )
+    error_message = "The Kafka topics and SASL settings are passed as plain environment"
+  }
+  assert {
+    # The JSON the binary reads as [[kafka_route]] tables: unset attributes are left out, not null.
+    condition = jsondecode(output.state_environment.TETHER_KAFKA_ROUTES) == [
+      { topic = "trading.order-filled", stream = "assessment/{payload./assessmentId}", content_type = "application/json" },
+      { topic_pattern = "^market\\..*", stream = "market/btc" },
+    ]
+    error_message = "TETHER_KAFKA_ROUTES is the routes as a JSON array, in order, without null attributes"
+  }
+  assert {
+    condition = output.state_secrets == {
+      TETHER_REDIS_PASSWORD      = var.redis_auth_secret_arn
+      TETHER_KAFKA_SASL_PASSWORD = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:AmazonMSK_tether-test/tether-state-AbCdEf:password::"
+    }
+    error_message = "The SASL password comes from the password key of the SCRAM secret (valueFrom ARN:password::)"
+  }
+  assert {
+    condition     = !contains(keys(output.state_environment), "TETHER_KAFKA_SASL_PASSWORD") && length([for v in values(output.state_environment) : v if strcontains(v, "secretsmanager")]) == 0
+    error_message = "The SASL password (or its secret) never travels as plain environment"
+  }
+}
+
+# Kafka validations that refer to another variable run only when that variable is valid (the
+# SASL settings form a chain: protocol <- mechanism <- username <- password secret; the topics
+# depend on the brokers, the dead-letter topic on the routes). So each run below breaks one link
+# of a chain and keeps everything it depends on valid.
+
+run "rejects_invalid_kafka_values" {
+  command = plan
+
+  variables {
+    kafka_brokers = "b-1.msk:9096"
+    # rejects bad events topic
+    kafka_events_topic = "tether events"
+    # rejects a route with both topic and topic_pattern
+    kafka_routes = [{ topic = "orders", topic_pattern = "^orders", stream = "order/{key}" }]
+    # rejects unknown security protocol
+    kafka_security_protocol = "TLS"
+  }
+
+  expect_failures = [
+    var.kafka_events_topic,
+    var.kafka_routes,
+    var.kafka_security_protocol,
+  ]
+}
+
+run "rejects_invalid_dead_letter_topic_and_iam_mechanism" {
+  command = plan
+
+  variables {
+    kafka_brokers = "b-1.msk:9096"
+    # rejects bad dead-letter topic
+    kafka_dead_letter_topic = "tether/dead-letters"
+    kafka_security_protocol = "SASL_SSL"
+    # rejects MSK IAM mechanism (no OAUTHBEARER provider in tether-state)
+    kafka_sasl_mechanism = "AWS_MSK_IAM"
+  }
+
+  expect_failures = [
+    var.kafka_dead_letter_topic,
+    var.kafka_sasl_mechanism,
+  ]
+}
+
+run "rejects_invalid_sasl_username" {
+  command = plan
+
+  variables {
+    kafka_brokers           = "b-1.msk:9096"
+    kafka_security_protocol = "SASL_SSL"
+    kafka_sasl_mechanism    = "SCRAM-SHA-512"
+    # rejects username with spaces
+    kafka_sasl_username = "tether state"
+  }
+
+  expect_failures = [
+    var.kafka_sasl_username,
+  ]
+}
+
+run "rejects_password_secret_with_json_key" {
+  command = plan
+
+  variables {
+    kafka_brokers           = "b-1.msk:9096"
+    kafka_security_protocol = "SASL_SSL"
+    kafka_sasl_mechanism    = "SCRAM-SHA-512"
+    kafka_sasl_username     = "tether-state"
+    # the module adds :password:: itself
+    kafka_sasl_password_secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:AmazonMSK_tether-test/tether-state-AbCdEf:password::"
+  }
+
+  expect_failures = [
+    var.kafka_sasl_password_secret_arn,
+  ]
+}
+
+# Settings that only make sense together are refused apart (tether-state would refuse them at start).
+run "rejects_kafka_settings_without_brokers" {
+  command = plan
+
+  variables {
+    kafka_events_topic      = "tether.events"
+    kafka_routes            = [{ topic = "orders", stream = "order/{key}" }]
+    kafka_security_protocol = "SSL"
+  }
+
+  expect_failures = [
+    var.kafka_events_topic,
+    var.kafka_routes,
+    var.kafka_security_protocol,
+  ]
+}
+
+run "rejects_sasl_without_mechanism" {
+  command = plan
+
+  variables {
+    kafka_brokers           = "b-1.msk:9096"
+    kafka_security_protocol = "SASL_SSL"
+  }
+
+  expect_failures = [
+    var.kafka_sasl_mechanism,
+  ]
+}
+
+run "rejects_sasl_without_a_sasl_protocol" {
+  command = plan
+
+  variables {
+    kafka_brokers                  = "b-1.msk:9096"
+    kafka_security_protocol        = "SSL"
+    kafka_sasl_mechanism           = "SCRAM-SHA-512"
+    kafka_sasl_username            = "tether-state"
+    kafka_sasl_password_secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:AmazonMSK_tether-test/tether-state-AbCdEf"
+  }
+
+  expect_failures = [
+    var.kafka_sasl_mechanism,
+  ]
+}
+
+run "rejects_username_without_mechanism_and_looping_dead_letters" {
+  command = plan
+
+  variables {
+    kafka_brokers                  = "b-1.msk:9096"
+    kafka_sasl_username            = "tether-state"
+    kafka_sasl_password_secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:AmazonMSK_tether-test/tether-state-AbCdEf"
+    kafka_routes                   = [{ topic = "orders", stream = "order/{key}" }]
+    kafka_dead_letter_topic        = "orders"
+  }
+
+  expect_failures = [
+    var.kafka_sasl_username,
+    var.kafka_dead_letter_topic,
+  ]
+}
+
+run "rejects_password_without_username" {
+  command = plan
+
+  variables {
+    kafka_brokers                  = "b-1.msk:9096"
+    kafka_sasl_password_secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:AmazonMSK_tether-test/tether-state-AbCdEf"
+  }
+
+  expect_failures = [
+    var.kafka_sasl_password_secret_arn,
+  ]
 }
 
 # Every validation below rejects its bad value; they are independent, so one plan checks them

@@ -62,7 +62,7 @@ run "plans_without_kafka" {
     error_message = "The default bucket name is tether-<env>-archive-<account>"
   }
   assert {
-    condition     = output.kafka_bootstrap_brokers == "" && output.kafka_consumer_policy_json == null
+    condition     = output.kafka_bootstrap_brokers == "" && output.kafka_scram_secret_arn == null && output.kafka_security_protocol == null && output.kafka_sasl_username == null
     error_message = "No Kafka unless enabled"
   }
   assert {
@@ -85,6 +85,18 @@ run "plans_with_kafka" {
   assert {
     condition     = contains(keys(output.security_group_ids), "kafka")
     error_message = "Kafka gets its own security group"
+  }
+  assert {
+    condition     = output.kafka_security_protocol == "SASL_SSL" && output.kafka_sasl_mechanism == "SCRAM-SHA-512" && output.kafka_sasl_username == "tether-state"
+    error_message = "The app root gets the SASL/SCRAM client settings"
+  }
+  assert {
+    condition     = startswith(output.kafka_scram_secret_arn, "arn:aws:secretsmanager:") && output.kafka_scram_secret_kms_key_arn == output.kms_key_arn
+    error_message = "Only the SCRAM secret's ARN leaves the data root, and it is encrypted with the environment's key"
+  }
+  assert {
+    condition     = module.kafka.enabled && startswith(module.kafka.scram_secret_arn, "arn:aws:secretsmanager:")
+    error_message = "The cluster and its SCRAM secret exist"
   }
 }
 

@@ -48,23 +48,27 @@ override_data {
   target = data.terraform_remote_state.data
   values = {
     outputs = {
-      region                     = "eu-west-1"
-      environment                = "prod"
-      vpc_id                     = "vpc-0123456789abcdef0"
-      public_subnet_ids          = ["subnet-0000000000000000a", "subnet-0000000000000000b"]
-      private_subnet_ids         = ["subnet-0000000000000000c", "subnet-0000000000000000d"]
-      security_group_ids         = { alb = "sg-000000000000000a1", edge = "sg-000000000000000e1", state = "sg-000000000000000f1", redis = "sg-000000000000000c1" }
-      kms_key_arn                = "arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-0000-0000-000000000000"
-      archive_bucket_name        = "tether-prod-archive-123456789012"
-      archive_prefix             = ""
-      archive_access_policy_json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
-      redis_primary_endpoint     = "master.tether-prod.abc123.euw1.cache.amazonaws.com"
-      redis_url                  = "rediss://master.tether-prod.abc123.euw1.cache.amazonaws.com:6379"
-      redis_auth_secret_arn      = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:tether/prod/redis-auth-token-AbCdEf"
-      jwt_secret_arn             = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:tether/prod/jwt-secret-AbCdEf"
-      kafka_enabled              = false
-      kafka_bootstrap_brokers    = ""
-      kafka_consumer_policy_json = null
+      region                         = "eu-west-1"
+      environment                    = "prod"
+      vpc_id                         = "vpc-0123456789abcdef0"
+      public_subnet_ids              = ["subnet-0000000000000000a", "subnet-0000000000000000b"]
+      private_subnet_ids             = ["subnet-0000000000000000c", "subnet-0000000000000000d"]
+      security_group_ids             = { alb = "sg-000000000000000a1", edge = "sg-000000000000000e1", state = "sg-000000000000000f1", redis = "sg-000000000000000c1" }
+      kms_key_arn                    = "arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+      archive_bucket_name            = "tether-prod-archive-123456789012"
+      archive_prefix                 = ""
+      archive_access_policy_json     = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
+      redis_primary_endpoint         = "master.tether-prod.abc123.euw1.cache.amazonaws.com"
+      redis_url                      = "rediss://master.tether-prod.abc123.euw1.cache.amazonaws.com:6379"
+      redis_auth_secret_arn          = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:tether/prod/redis-auth-token-AbCdEf"
+      jwt_secret_arn                 = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:tether/prod/jwt-secret-AbCdEf"
+      kafka_enabled                  = false
+      kafka_bootstrap_brokers        = ""
+      kafka_security_protocol        = null
+      kafka_sasl_mechanism           = null
+      kafka_sasl_username            = null
+      kafka_scram_secret_arn         = null
+      kafka_scram_secret_kms_key_arn = null
     }
   }
 }
@@ -136,6 +140,78 @@ run "state_environment_contract" {
   assert {
     condition     = one([for c in module.state.container_definitions : c if c.name == "tether-state"]).secrets == [{ name = "TETHER_REDIS_PASSWORD", valueFrom = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:tether/prod/redis-auth-token-AbCdEf" }]
     error_message = "The Redis password comes from Secrets Manager"
+  }
+}
+
+# With MSK (SASL/SCRAM) in the data root: brokers, topics, routes and the SASL settings as
+# plain environment, the password only as a reference to the SCRAM secret's password key.
+run "state_kafka_over_msk_scram" {
+  command = plan
+
+  override_data {
+    target = data.terraform_remote_state.data
+    values = {
+      outputs = {
+        region                         = "eu-west-1"
+        environment                    = "prod"
+        vpc_id                         = "vpc-0123456789abcdef0"
+        public_subnet_ids              = ["subnet-0000000000000000a", "subnet-0000000000000000b"]
+        private_subnet_ids             = ["subnet-0000000000000000c", "subnet-0000000000000000d"]
+        security_group_ids             = { alb = "sg-000000000000000a1", edge = "sg-000000000000000e1", state = "sg-000000000000000f1", redis = "sg-000000000000000c1", kafka = "sg-000000000000000d1" }
+        kms_key_arn                    = "arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+        archive_bucket_name            = "tether-prod-archive-123456789012"
+        archive_prefix                 = ""
+        archive_access_policy_json     = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
+        redis_primary_endpoint         = "master.tether-prod.abc123.euw1.cache.amazonaws.com"
+        redis_url                      = "rediss://master.tether-prod.abc123.euw1.cache.amazonaws.com:6379"
+        redis_auth_secret_arn          = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:tether/prod/redis-auth-token-AbCdEf"
+        jwt_secret_arn                 = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:tether/prod/jwt-secret-AbCdEf"
+        kafka_enabled                  = true
+        kafka_bootstrap_brokers        = "b-1.tetherprod.abc123.c2.kafka.eu-west-1.amazonaws.com:9096,b-2.tetherprod.abc123.c2.kafka.eu-west-1.amazonaws.com:9096"
+        kafka_security_protocol        = "SASL_SSL"
+        kafka_sasl_mechanism           = "SCRAM-SHA-512"
+        kafka_sasl_username            = "tether-state"
+        kafka_scram_secret_arn         = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:AmazonMSK_tether-prod/tether-state-AbCdEf"
+        kafka_scram_secret_kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+      }
+    }
+  }
+
+  variables {
+    kafka_events_topic      = "tether.events"
+    kafka_dead_letter_topic = "tether.dead-letters"
+    kafka_routes = [
+      { topic = "trading.order-filled", stream = "assessment/{payload./assessmentId}", content_type = "application/json" },
+      { topic_pattern = "^market\\..*", stream = "market/btc" },
+    ]
+  }
+
+  assert {
+    condition = {
+      for e in one([for c in module.state.container_definitions : c if c.name == "tether-state"]).environment : e.name => e.value if startswith(e.name, "TETHER_KAFKA_")
+      } == {
+      TETHER_KAFKA_BROKERS           = "b-1.tetherprod.abc123.c2.kafka.eu-west-1.amazonaws.com:9096,b-2.tetherprod.abc123.c2.kafka.eu-west-1.amazonaws.com:9096"
+      TETHER_KAFKA_EVENTS_TOPIC      = "tether.events"
+      TETHER_KAFKA_DEAD_LETTER_TOPIC = "tether.dead-letters"
+      TETHER_KAFKA_ROUTES            = "[{\"content_type\":\"application/json\",\"stream\":\"assessment/{payload./assessmentId}\",\"topic\":\"trading.order-filled\"},{\"stream\":\"market/btc\",\"topic_pattern\":\"^market\\\\..*\"}]"
+      TETHER_KAFKA_SECURITY_PROTOCOL = "SASL_SSL"
+      TETHER_KAFKA_SASL_MECHANISM    = "SCRAM-SHA-512"
+      TETHER_KAFKA_SASL_USERNAME     = "tether-state"
+    }
+    error_message = "The state service reaches MSK over SASL_SSL/SCRAM-SHA-512 with the configured topics and routes"
+  }
+  assert {
+    condition = one([for c in module.state.container_definitions : c if c.name == "tether-state"]).secrets == [
+      { name = "TETHER_KAFKA_SASL_PASSWORD", valueFrom = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:AmazonMSK_tether-prod/tether-state-AbCdEf:password::" },
+      { name = "TETHER_REDIS_PASSWORD", valueFrom = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:tether/prod/redis-auth-token-AbCdEf" },
+    ]
+    error_message = "The SASL password comes from the SCRAM secret's password key, never from plain environment"
+  }
+  assert {
+    condition = alltrue([
+      for e in one([for c in module.state.container_definitions : c if c.name == "tether-state"]).environment : !can(regex("(?i)(secret|password|token)$", e.name)) && !strcontains(e.value, "secretsmanager")
+    ])
+    error_message = "No secret and no secret reference in the state service's plain environment"
   }
 }
 
