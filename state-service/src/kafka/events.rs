@@ -14,6 +14,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::outbox::Outbox;
 use crate::metrics::Metrics;
@@ -173,18 +174,20 @@ impl Events {
 }
 
 /// Starts the outbox writer: events go from [`Events::emit`] into `outbox` (at most `max`
-/// held); `written` is notified after each write so the relay need not poll.
+/// held); `written` is notified after each write so the relay need not poll. The writer runs
+/// on `tasks` and drains what was already queued when it stops.
 pub fn start_writer(
     outbox: Arc<dyn Outbox>,
     max: u64,
     metrics: Arc<Metrics>,
     written: Arc<Notify>,
     shutdown: CancellationToken,
-) -> (Events, tokio::task::JoinHandle<()>) {
+    tasks: &TaskTracker,
+) -> Events {
     let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
     let events = Events { inner: Some(Arc::new(Sender { tx, metrics: metrics.clone() })) };
-    let task = tokio::spawn(write_loop(rx, outbox, max, metrics, written, shutdown));
-    (events, task)
+    tasks.spawn(write_loop(rx, outbox, max, metrics, written, shutdown));
+    events
 }
 
 async fn write_loop(

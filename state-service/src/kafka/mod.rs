@@ -70,12 +70,13 @@ impl Kafka {
             None => Events::disabled(),
             Some(topic) => {
                 let written = Arc::new(Notify::new());
-                let (events, writer) = events::start_writer(
+                let events = events::start_writer(
                     outbox.clone(),
                     cfg.outbox_max_events,
                     metrics.clone(),
                     written.clone(),
                     shutdown.clone(),
+                    tasks,
                 );
                 let relay = relay::Relay {
                     outbox,
@@ -85,10 +86,6 @@ impl Kafka {
                     written,
                     holder: format!("{:016x}", rand::random::<u64>()),
                 };
-                tasks.spawn(async move {
-                    // The writer drains what was already queued into the outbox when it stops.
-                    let _ = writer.await;
-                });
                 tasks.spawn(relay.run(shutdown));
                 tracing::info!(topic, "lifecycle events on");
                 events

@@ -433,12 +433,7 @@ async fn a_slow_client_is_detached_and_caught_up_without_slowing_others() {
     writer.await.expect("writer");
     let (got, _) = chunks(&mut slow, &stream, N, Offset::ZERO).await;
     assert!(got.iter().enumerate().all(|(i, g)| g.starts_with(&format!("{i:06}"))));
-    let metrics = c.get(format!("{}/metrics", s.edge.url)).send().await.expect("metrics").text().await.expect("text");
-    let detached: f64 = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("tether_edge_detached_total "))
-        .and_then(|v| v.parse().ok())
-        .expect("detach metric");
+    let detached = tether_tests::metric(&c, &s.edge.url, "tether_edge_detached_total ").await.expect("detach metric");
     assert!(detached >= 1.0, "the slow client was detached and caught up");
 }
 
